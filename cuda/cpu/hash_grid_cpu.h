@@ -1,0 +1,32 @@
+// CPU hash-grid kernels: raw pointers and sizes in, no Python or tensor types.
+#pragma once
+
+#include <cstdint>
+
+#include "inr/hash_grid_math.h"
+
+namespace inr::cpu {
+
+struct HashGridArgs {
+    const float* positions;   // [n, dims], row-major
+    int64_t n_points;
+    int dims;                 // 2 or 3
+    int features;             // 1, 2, 4 or 8 per level
+    const GridLevel* levels;  // [n_levels]
+    int n_levels;
+    Interpolation interpolation;
+    int threads;
+};
+
+// encoded[n, n_levels * features] = interpolated table features, level-major.
+void hash_grid_forward(const HashGridArgs& args, const float* params, float* encoded);
+
+// dL_dparams += scatter of dL_dencoded into the table (deterministic: one thread per level).
+void hash_grid_backward_params(const HashGridArgs& args, const float* dL_dencoded,
+                               float* dL_dparams);
+
+// dL_dpositions[n, dims] = dL_dencoded . d(encoded)/d(positions).
+void hash_grid_backward_positions(const HashGridArgs& args, const float* params,
+                                  const float* dL_dencoded, float* dL_dpositions);
+
+}  // namespace inr::cpu
