@@ -25,6 +25,7 @@ void require(bool ok, const std::string& what) {
 std::vector<inr::GridLevel> make_levels(cpu_array<const float, nb::ndim<1>> scale,
                                         cpu_array<const int64_t, nb::ndim<2>> meta) {
     require(meta.shape(1) == 4 && meta.shape(0) == scale.shape(0), "level arrays mismatch");
+    require(scale.shape(0) >= 1, "at least one level is needed");
     std::vector<inr::GridLevel> levels(scale.shape(0));
     for (size_t l = 0; l < levels.size(); ++l) {
         const int64_t* m = meta.data() + 4 * l;
@@ -52,10 +53,11 @@ inr::cpu::HashGridArgs make_args(cpu_array<const float, nb::ndim<2>> positions, 
             static_cast<inr::Interpolation>(interpolation), threads < 1 ? 1 : threads};
 }
 
+// Encodings are feature-major: [n_levels * features, N].
 void check_encoded(size_t rows, size_t cols, const inr::cpu::HashGridArgs& a, const char* name) {
-    require(rows == static_cast<size_t>(a.n_points) &&
-                cols == static_cast<size_t>(a.n_levels) * a.features,
-            std::string(name) + " must be [N, n_levels * features]");
+    require(rows == static_cast<size_t>(a.n_levels) * a.features &&
+                cols == static_cast<size_t>(a.n_points),
+            std::string(name) + " must be [n_levels * features, N] (feature-major)");
 }
 
 }  // namespace
@@ -81,15 +83,19 @@ NB_MODULE(_inr_cpu, m) {
         "hash_grid_backward_params",
         [](cpu_array<const float, nb::ndim<2>> positions, cpu_array<const float, nb::ndim<2>> dL_dencoded,
            cpu_array<const float, nb::ndim<1>> level_scale, cpu_array<const int64_t, nb::ndim<2>> level_meta,
-           int features, int interpolation, int threads, cpu_array<float, nb::ndim<1>> dL_dparams) {
+           int features, int interpolation, int threads, cpu_array<float, nb::ndim<1>> dL_dparams,
+           bool accumulate) {
             const auto levels = make_levels(level_scale, level_meta);
             const auto a = make_args(positions, features, levels, dL_dparams.shape(0), interpolation, threads);
             check_encoded(dL_dencoded.shape(0), dL_dencoded.shape(1), a, "dL_dencoded");
+            const auto& last = levels.back();
+            require(accumulate || static_cast<int64_t>(dL_dparams.shape(0)) == (last.offset + last.table_size) * features,
+                    "dL_dparams must hold exactly the level layout when not accumulating");
             nb::gil_scoped_release release;
-            inr::cpu::hash_grid_backward_params(a, dL_dencoded.data(), dL_dparams.data());
+            inr::cpu::hash_grid_backward_params(a, dL_dencoded.data(), dL_dparams.data(), accumulate);
         },
         "positions"_a, "dL_dencoded"_a, "level_scale"_a, "level_meta"_a, "features"_a,
-        "interpolation"_a, "threads"_a, "dL_dparams"_a);
+        "interpolation"_a, "threads"_a, "dL_dparams"_a, "accumulate"_a = false);
 
     m.def(
         "hash_grid_backward_positions",

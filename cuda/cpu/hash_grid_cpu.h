@@ -18,12 +18,15 @@ struct HashGridArgs {
     int threads;
 };
 
-// encoded[n, n_levels * features] = interpolated table features, level-major.
+// The encoding and its gradient are feature-major: encoded[level * features + f][point].
+
+// encoded[n_levels * features, n] = interpolated table features.
 void hash_grid_forward(const HashGridArgs& args, const float* params, float* encoded);
 
-// dL_dparams += scatter of dL_dencoded into the table (deterministic: one thread per level).
+// dL_dparams = (accumulate ? dL_dparams : 0) + scatter of dL_dencoded into the tables.
+// Deterministic: each level is summed by one thread in point order.
 void hash_grid_backward_params(const HashGridArgs& args, const float* dL_dencoded,
-                               float* dL_dparams);
+                               float* dL_dparams, bool accumulate);
 
 // dL_dpositions[n, dims] = dL_dencoded . d(encoded)/d(positions).
 void hash_grid_backward_positions(const HashGridArgs& args, const float* params,

@@ -21,30 +21,35 @@ BACKENDS = (None, "native", "torch")
 
 
 class _HashGridNative(torch.autograd.Function):
-    """Forward and backward through a compiled backend (float32 positions and table)."""
+    """Forward and backward through a compiled backend (float32 positions and table).
+
+    The backends keep the encoding feature-major ([n_levels * F, N], as tiny-cuda-nn
+    does); the op returns its transposed [N, n_levels * F] view, and torch's matmul
+    gradients come back in the same layout, so no copy is made on the way.
+    """
 
     @staticmethod
     def forward(ctx, positions: torch.Tensor, params: torch.Tensor, config: HashGridConfig, module) -> torch.Tensor:
-        encoded = positions.new_empty(positions.shape[0], config.n_output_dims)
+        encoded = positions.new_empty(config.n_output_dims, positions.shape[0])
         module.hash_grid_forward(
             positions, params, config.level_scale, config.level_meta,
             config.n_features_per_level, config.interpolation_id, torch.get_num_threads(), encoded,
         )
         ctx.save_for_backward(positions, params)
         ctx.config, ctx.module = config, module
-        return encoded
+        return encoded.t()
 
     @staticmethod
     def backward(ctx, dL_dencoded: torch.Tensor):
         positions, params = ctx.saved_tensors
         config, module = ctx.config, ctx.module
-        dL_dencoded = dL_dencoded.contiguous()
+        dL_dencoded = dL_dencoded.t().contiguous()  # no copy when it came back feature-major
         common = (config.level_scale, config.level_meta, config.n_features_per_level,
                   config.interpolation_id, torch.get_num_threads())
         dL_dpositions = dL_dparams = None
         if ctx.needs_input_grad[1]:
-            dL_dparams = torch.zeros_like(params)
-            module.hash_grid_backward_params(positions, dL_dencoded, *common, dL_dparams)
+            dL_dparams = torch.empty_like(params)  # the kernel zeroes it level by level
+            module.hash_grid_backward_params(positions, dL_dencoded, *common, dL_dparams, False)
         if ctx.needs_input_grad[0]:
             dL_dpositions = torch.empty_like(positions)
             module.hash_grid_backward_positions(positions, params, dL_dencoded, *common, dL_dpositions)
@@ -99,7 +104,9 @@ def hash_grid_encode(
     backend: None (native for the tensor's device, reference if none was built),
         "native" (require it) or "torch" (the pure-PyTorch reference).
     Returns [N, n_levels * n_features_per_level]. Differentiable in params and positions.
-    Non-contiguous inputs are copied; float64 inputs use the reference.
+    Native results are a transposed view of feature-major memory (stride (1, N));
+    call `.contiguous()` where row-major memory is needed. Non-contiguous inputs are
+    copied; float64 inputs use the reference.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
