@@ -52,5 +52,5 @@ def warn_fallback(op: str, device: str) -> None:
         warnings.warn(
             f"inr: no native {device} backend for {op}; using the (slow) PyTorch reference",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )

@@ -77,7 +77,7 @@ NB_MODULE(_inr_cpu, m) {
             inr::cpu::hash_grid_forward(a, params.data(), encoded.data());
         },
         "positions"_a, "params"_a, "level_scale"_a, "level_meta"_a, "features"_a,
-        "interpolation"_a, "threads"_a, "encoded"_a);
+        "interpolation"_a, "threads"_a, "encoded"_a.noconvert());
 
     m.def(
         "hash_grid_backward_params",
@@ -95,7 +95,7 @@ NB_MODULE(_inr_cpu, m) {
             inr::cpu::hash_grid_backward_params(a, dL_dencoded.data(), dL_dparams.data(), accumulate);
         },
         "positions"_a, "dL_dencoded"_a, "level_scale"_a, "level_meta"_a, "features"_a,
-        "interpolation"_a, "threads"_a, "dL_dparams"_a, "accumulate"_a = false);
+        "interpolation"_a, "threads"_a, "dL_dparams"_a.noconvert(), "accumulate"_a = false);
 
     m.def(
         "hash_grid_backward_positions",
@@ -112,5 +112,5 @@ NB_MODULE(_inr_cpu, m) {
             inr::cpu::hash_grid_backward_positions(a, params.data(), dL_dencoded.data(), dL_dpositions.data());
         },
         "positions"_a, "params"_a, "dL_dencoded"_a, "level_scale"_a, "level_meta"_a, "features"_a,
-        "interpolation"_a, "threads"_a, "dL_dpositions"_a);
+        "interpolation"_a, "threads"_a, "dL_dpositions"_a.noconvert());
 }

@@ -20,5 +20,5 @@ NB_MODULE(_inr_cuda, m) {
                                                     reinterpret_cast<cudaStream_t>(stream));
             if (err != cudaSuccess) throw std::runtime_error(std::string("_inr_cuda.fill: ") + cudaGetErrorString(err));
         },
-        "out"_a, "value"_a, "stream"_a);
+        "out"_a.noconvert(), "value"_a, "stream"_a);
 }
