@@ -64,6 +64,7 @@ void check_encoded(size_t rows, size_t cols, const inr::cpu::HashGridArgs& a, co
 
 NB_MODULE(_inr_cpu, m) {
     m.doc() = "inr CPU backend (threaded C++)";
+    m.def("instruction_set", &inr::cpu::instruction_set, "Instruction set of the kernels in use.");
 
     m.def(
         "hash_grid_forward",

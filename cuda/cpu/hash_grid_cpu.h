@@ -18,6 +18,9 @@ struct HashGridArgs {
     int threads;
 };
 
+// Instruction set of the kernels in use ("avx2" or "baseline").
+const char* instruction_set();
+
 // The encoding and its gradient are feature-major: encoded[level * features + f][point].
 
 // encoded[n_levels * features, n] = interpolated table features.

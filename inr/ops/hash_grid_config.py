@@ -147,7 +147,7 @@ class HashGridConfig:
         for level in range(self.n_levels):
             growth = np.exp2(np.float32(level) * log2_scale, dtype=np.float32)
             scale = np.float32(growth * np.float32(self.base_resolution) - np.float32(1.0))
-            if not np.isfinite(scale) or scale > 2**31:
+            if not np.isfinite(scale) or scale > 2**30:
                 raise ValueError(f"hash grid config: level {level} resolution overflows; lower per_level_scale")
             resolution = int(math.ceil(float(scale))) + 1
             vertices = resolution**self.n_input_dims

@@ -28,7 +28,7 @@ struct GridLevel {
     float scale;            // exp2(l * log2(per_level_scale)) * base_resolution - 1
     uint32_t resolution;    // ceil(scale) + 1 vertices per axis
     uint32_t table_size;    // entries in this level's table
-    uint32_t hashed;        // 1 if resolution^D exceeds table_size
+    uint32_t hashed;        // 1 if resolution^D exceeds table_size (then a power of two)
     int64_t offset;         // first entry of the level in the flat parameter array
 };
 
@@ -39,21 +39,23 @@ INR_HD uint32_t coherent_prime(int dim) {
 }
 
 // Table entry of an integer grid vertex (unsigned arithmetic wraps like tiny-cuda-nn).
+// Equals tiny-cuda-nn's `index % table_size` without a division: hashed tables are
+// 2^log2_hashmap_size entries, and dense indices exceed the table only at the far edge.
 template <int D>
 INR_HD uint32_t grid_index(const uint32_t (&vertex)[D], const GridLevel& level) {
     uint32_t index = 0;
     if (level.hashed) {
 #pragma unroll
         for (int d = 0; d < D; ++d) index ^= vertex[d] * coherent_prime(d);
-    } else {
-        uint32_t stride = 1;
-#pragma unroll
-        for (int d = 0; d < D; ++d) {
-            index += vertex[d] * stride;
-            stride *= level.resolution;
-        }
+        return index & (level.table_size - 1u);
     }
-    return index % level.table_size;
+    uint32_t stride = 1;
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+        index += vertex[d] * stride;
+        stride *= level.resolution;
+    }
+    return index < level.table_size ? index : index % level.table_size;
 }
 
 // Interpolation weight of a fractional coordinate and its derivative.
@@ -76,9 +78,19 @@ struct AxisPosition {
     float dweight_dx;
 };
 
+// scale * x + 0.5 rounded once, as tiny-cuda-nn's fmaf. Without an FMA instruction the
+// product is formed exactly in double precision instead of calling a slow libm fmaf.
+INR_HD float grid_coordinate(float x, float scale) {
+#if defined(__CUDA_ARCH__) || defined(__FMA__)
+    return fmaf(scale, x, 0.5f);
+#else
+    return static_cast<float>(static_cast<double>(scale) * static_cast<double>(x) + 0.5);
+#endif
+}
+
 INR_HD AxisPosition axis_position(float x, float scale, Interpolation mode) {
     const bool inside = x >= 0.0f && x <= 1.0f;
-    const float p = fmaf(scale, clamp_unit(x), 0.5f);
+    const float p = grid_coordinate(clamp_unit(x), scale);
     const float corner = floorf(p);
     const float t = p - corner;
     AxisPosition pos;
