@@ -1,5 +1,6 @@
 """inr: implicit neural representations and arbitrary-scale imaging."""
 from inr._native import backends
+from inr.fit import FittedImage, fit, load
 
 __version__ = "0.1.0"
-__all__ = ["backends"]
+__all__ = ["backends", "fit", "load", "FittedImage"]

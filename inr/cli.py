@@ -1,0 +1,188 @@
+"""The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`.
+
+Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
+running it. Writes are atomic and never overwrite without --force; bad input ends with
+one line `inr: error: ...` on stderr and a non-zero exit status (2 for usage, 1 otherwise).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+from PIL import Image
+
+__all__ = ["main", "COMMANDS"]
+
+
+class CLIError(Exception):
+    """A user error: printed as one line, exit status `code`."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise CLIError(message, code=2)
+
+
+def _size(text: str) -> Tuple[int, int]:
+    """'WxH' -> (height, width)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+        raise argparse.ArgumentTypeError(f"bad size {text!r}; expected WxH with positive integers, e.g. 1024x768")
+    return int(match.group(2)), int(match.group(1))
+
+
+def _positive(kind: Callable):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def _check_output(path: str, force: bool) -> None:
+    if os.path.exists(path) and not force:
+        raise CLIError(f"{path} exists; use --force to overwrite")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CLIError(f"output folder {folder} does not exist")
+
+
+def _check_input(path: str) -> None:
+    if not os.path.isfile(path):
+        raise CLIError(f"{path}: no such file")
+
+
+# --- fit ------------------------------------------------------------------------------
+
+def _add_fit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("image", help="image file (PNG, JPEG, TIFF, ...)")
+    parser.add_argument("-o", "--output", required=True, help="where to write the fit (.pt)")
+    parser.add_argument("--steps", type=_positive(int), help="stop after this many steps")
+    parser.add_argument("--seconds", type=_positive(float), help="stop after this much time")
+    parser.add_argument("--target-psnr", type=_positive(float), help="stop at this PSNR (dB)")
+    parser.add_argument("--device", default=None, help="torch device to train on (default cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _run_fit(args: argparse.Namespace) -> None:
+    from inr.fit import fit
+
+    _check_input(args.image)
+    _check_output(args.output, args.force)
+    image = _read_image(args.image)
+    result = fit(image, steps=args.steps, seconds=args.seconds, target_psnr=args.target_psnr,
+                 device=args.device, seed=args.seed, progress=not args.quiet)
+    result.save(args.output)
+    if not args.quiet:
+        print(f"{args.output}: {result.psnr:.2f} dB after {result.steps} steps ({result.seconds:.1f} s)")
+
+
+def _read_image(path: str) -> Image.Image:
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return image
+    except OSError as error:
+        raise CLIError(f"{path}: cannot read image ({error})") from None
+
+
+# --- render ---------------------------------------------------------------------------
+
+def _add_render(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("fit", help="a fit written by `inr fit` (.pt)")
+    parser.add_argument("-o", "--output", required=True, help="image file to write; format from the extension")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--scale", type=_positive(float), help="output size = fitted size x SCALE")
+    group.add_argument("--size", type=_size, help="output size WxH")
+    parser.add_argument("--device", default=None, help="torch device to render on (default cpu)")
+
+
+def _run_render(args: argparse.Namespace) -> None:
+    from inr.fit import atomic_write, load
+
+    _check_input(args.fit)
+    _check_output(args.output, args.force)
+    image_format = Image.registered_extensions().get(os.path.splitext(args.output)[1].lower())
+    if image_format is None:
+        raise CLIError(f"{args.output}: unknown image format; use an extension like .png")
+    fitted = load(args.fit, device=args.device)
+    image = _to_pil(fitted.render(size=args.size, scale=args.scale))
+    try:
+        atomic_write(args.output, lambda f: image.save(f, format=image_format))
+    except (OSError, ValueError, KeyError) as error:
+        raise CLIError(f"{args.output}: cannot write a {image.mode} image as {image_format} ({error})") from None
+    if not args.quiet:
+        print(f"{args.output}: {image.width}x{image.height} {image.mode}")
+
+
+def _to_pil(image) -> Image.Image:
+    """A render as a PIL image (fits made through the Python API may hold numpy or torch)."""
+    import numpy as np
+    import torch
+
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        image = image[0] if image.dim() == 4 else image
+        image = image.permute(1, 2, 0).numpy()
+    if image.dtype.kind == "f":
+        image = np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    return Image.fromarray(np.ascontiguousarray(image))
+
+
+# --- dispatch -------------------------------------------------------------------------
+
+COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
+    "fit": ("fit an image with a hash-grid field and save it", _add_fit, _run_fit),
+    "render": ("render a saved fit at any size", _add_render, _run_render),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="inr", description="Implicit neural representations for images.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_text, add_arguments, _) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_arguments(sub)
+        sub.add_argument("-f", "--force", action="store_true", help="overwrite the output if it exists")
+        sub.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Runs the CLI; returns the exit status (0 ok, 1 failed, 2 bad usage)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        COMMANDS[args.command][2](args)
+    except CLIError as error:
+        print(f"inr: error: {error}", file=sys.stderr)
+        return error.code
+    except (ValueError, TypeError, OSError) as error:
+        print(f"inr: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("inr: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
