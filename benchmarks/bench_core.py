@@ -59,9 +59,13 @@ def bench_hash_grid(n_points: int, repeats: Tuple[int, int], warmup: int) -> Lis
         with torch.no_grad():
             return hash_grid_encode(positions, params, config, backend=backend)
 
+    # The cotangent in the memory layout of each backend's output (feature-major for the
+    # native one), as torch's matmul backward hands it to the op inside a network.
+    cotangents = {backend: torch.empty_like(forward(backend)).copy_(cotangent) for backend in ("native", "torch")}
+
     def forward_backward(backend: str):
         params_grad.grad = None
-        hash_grid_encode(positions, params_grad, config, backend=backend).backward(cotangent)
+        hash_grid_encode(positions, params_grad, config, backend=backend).backward(cotangents[backend])
         return params_grad.grad
 
     # sanity: both backends agree on this data (max|diff| / max|ref|)

@@ -451,7 +451,7 @@ class TestRawNative:
         c, n = self.config, self.n
         a = self.args()
         common = (a["level_scale"], a["level_meta"], 2, 1, 2)
-        grad = torch.rand(c.n_output_dims, n)
+        grad = torch.rand(n, c.n_output_dims)
         if function == "forward":
             out = torch.zeros(n, c.n_output_dims).t()
             call = lambda: _native.cpu.hash_grid_forward(a["positions"], a["params"], *common, out)  # noqa: E731
@@ -495,11 +495,11 @@ class TestRawNative:
         with pytest.raises(ValueError, match="dL_dencoded"):
             _native.cpu.hash_grid_backward_params(positions, torch.rand(3, n), *common, torch.zeros(c.n_params))
         with pytest.raises(ValueError, match="parameter array smaller"):
-            _native.cpu.hash_grid_backward_params(positions, torch.rand(4, n), *common, torch.zeros(4))
+            _native.cpu.hash_grid_backward_params(positions, torch.rand(n, 4), *common, torch.zeros(4))
         with pytest.raises(ValueError, match="dL_dpositions"):
-            _native.cpu.hash_grid_backward_positions(positions, params, torch.rand(4, n), *common, torch.zeros(n, 3))
+            _native.cpu.hash_grid_backward_positions(positions, params, torch.rand(n, 4), *common, torch.zeros(n, 3))
         with pytest.raises(TypeError):
-            _native.cpu.hash_grid_backward_positions(positions, params, torch.rand(4, n), *common)
+            _native.cpu.hash_grid_backward_positions(positions, params, torch.rand(n, 4), *common)
 
 
 # ---- missing backend -----------------------------------------------------------------------
@@ -521,3 +521,23 @@ def test_missing_backend_falls_back_with_one_warning(monkeypatch):
     with pytest.raises(RuntimeError, match="no native hash-grid backend for cpu"):
         hash_grid_encode(positions, params, config, backend="native")
     assert inr.backends()["cpu"] is False
+
+
+@pytest.mark.skipif(_native.cpu is None, reason="CPU backend not built")
+@pytest.mark.parametrize("layout", ["row-major", "feature-major", "expanded"])
+def test_backward_reads_any_cotangent_layout(layout):
+    """The native backward reads the incoming gradient with its own strides, without a copy."""
+    config = HashGridConfig.from_dict(2, {"n_levels": 4, "log2_hashmap_size": 8, "base_resolution": 4})
+    positions = torch.rand(500, 2, requires_grad=True)
+    params = torch.rand(config.n_params, requires_grad=True)
+    base = torch.randn(500, config.n_output_dims)
+    cotangent = {
+        "row-major": base,
+        "feature-major": base.t().contiguous().t(),
+        "expanded": torch.tensor(0.7).expand(500, config.n_output_dims),  # strides (0, 0)
+    }[layout]
+    native = torch.autograd.grad(hash_grid_encode(positions, params, config), (positions, params), cotangent)
+    expected = torch.autograd.grad(hash_grid_encode(positions, params, config, backend="torch"),
+                                   (positions, params), cotangent.contiguous())
+    for got, want in zip(native, expected):
+        assert relative_error(got, want) <= RTOL_FLOAT32

@@ -53,11 +53,21 @@ inr::cpu::HashGridArgs make_args(cpu_array<const float, nb::ndim<2>> positions, 
             static_cast<inr::Interpolation>(interpolation), threads < 1 ? 1 : threads};
 }
 
-// Encodings are feature-major: [n_levels * features, N].
+// Encodings are written feature-major: [n_levels * features, N].
 void check_encoded(size_t rows, size_t cols, const inr::cpu::HashGridArgs& a, const char* name) {
     require(rows == static_cast<size_t>(a.n_levels) * a.features &&
                 cols == static_cast<size_t>(a.n_points),
             std::string(name) + " must be [n_levels * features, N] (feature-major)");
+}
+
+// Gradients of the encoding are read as [N, n_levels * features] with any strides.
+using strided_array = nb::ndarray<const float, nb::ndim<2>, nb::device::cpu>;
+
+inr::cpu::StridedEncoding strided_encoding(const strided_array& array, const inr::cpu::HashGridArgs& a) {
+    require(array.shape(0) == static_cast<size_t>(a.n_points) &&
+                array.shape(1) == static_cast<size_t>(a.n_levels) * a.features,
+            "dL_dencoded must be [N, n_levels * features]");
+    return {array.data(), array.stride(0), array.stride(1)};
 }
 
 }  // namespace
@@ -82,18 +92,18 @@ NB_MODULE(_inr_cpu, m) {
 
     m.def(
         "hash_grid_backward_params",
-        [](cpu_array<const float, nb::ndim<2>> positions, cpu_array<const float, nb::ndim<2>> dL_dencoded,
+        [](cpu_array<const float, nb::ndim<2>> positions, strided_array dL_dencoded,
            cpu_array<const float, nb::ndim<1>> level_scale, cpu_array<const int64_t, nb::ndim<2>> level_meta,
            int features, int interpolation, int threads, cpu_array<float, nb::ndim<1>> dL_dparams,
            bool accumulate) {
             const auto levels = make_levels(level_scale, level_meta);
             const auto a = make_args(positions, features, levels, dL_dparams.shape(0), interpolation, threads);
-            check_encoded(dL_dencoded.shape(0), dL_dencoded.shape(1), a, "dL_dencoded");
+            const auto grad = strided_encoding(dL_dencoded, a);
             const auto& last = levels.back();
             require(accumulate || static_cast<int64_t>(dL_dparams.shape(0)) == (last.offset + last.table_size) * features,
                     "dL_dparams must hold exactly the level layout when not accumulating");
             nb::gil_scoped_release release;
-            inr::cpu::hash_grid_backward_params(a, dL_dencoded.data(), dL_dparams.data(), accumulate);
+            inr::cpu::hash_grid_backward_params(a, grad, dL_dparams.data(), accumulate);
         },
         "positions"_a, "dL_dencoded"_a, "level_scale"_a, "level_meta"_a, "features"_a,
         "interpolation"_a, "threads"_a, "dL_dparams"_a.noconvert(), "accumulate"_a = false);
@@ -101,16 +111,16 @@ NB_MODULE(_inr_cpu, m) {
     m.def(
         "hash_grid_backward_positions",
         [](cpu_array<const float, nb::ndim<2>> positions, cpu_array<const float, nb::ndim<1>> params,
-           cpu_array<const float, nb::ndim<2>> dL_dencoded, cpu_array<const float, nb::ndim<1>> level_scale,
+           strided_array dL_dencoded, cpu_array<const float, nb::ndim<1>> level_scale,
            cpu_array<const int64_t, nb::ndim<2>> level_meta, int features, int interpolation, int threads,
            cpu_array<float, nb::ndim<2>> dL_dpositions) {
             const auto levels = make_levels(level_scale, level_meta);
             const auto a = make_args(positions, features, levels, params.shape(0), interpolation, threads);
-            check_encoded(dL_dencoded.shape(0), dL_dencoded.shape(1), a, "dL_dencoded");
+            const auto grad = strided_encoding(dL_dencoded, a);
             require(dL_dpositions.shape(0) == positions.shape(0) && dL_dpositions.shape(1) == positions.shape(1),
                     "dL_dpositions must match positions");
             nb::gil_scoped_release release;
-            inr::cpu::hash_grid_backward_positions(a, params.data(), dL_dencoded.data(), dL_dpositions.data());
+            inr::cpu::hash_grid_backward_positions(a, params.data(), grad, dL_dpositions.data());
         },
         "positions"_a, "params"_a, "dL_dencoded"_a, "level_scale"_a, "level_meta"_a, "features"_a,
         "interpolation"_a, "threads"_a, "dL_dpositions"_a.noconvert());

@@ -1,7 +1,7 @@
 // Threaded CPU implementation of the hash-grid encoding (forward and both gradients).
 //
-// Layout: the encoding and its gradient are feature-major, [n_levels * F, N] (structure
-// of arrays, as tiny-cuda-nn keeps them). Work runs level by level so one level's table
+// Layout: the encoding is written feature-major, [n_levels * F, N] (structure of arrays,
+// as tiny-cuda-nn keeps it); its gradient is read with whatever strides it comes in. Work runs level by level so one level's table
 // stays in cache. Points go in blocks: a vectorizable pass computes every vertex index
 // and weight of the block, a second pass prefetches the table entries (their cache
 // misses overlap), a third gathers or scatters.
@@ -22,10 +22,14 @@
 namespace inr::cpu::INR_CPU_VARIANT {
 namespace {
 
-constexpr int kBlock = 64;  // points per block
+#ifndef INR_BLOCK
+#define INR_BLOCK 64
+#endif
+constexpr int kBlock = INR_BLOCK;  // points per block
 
 // Positions of the thread's points split into one contiguous array per axis, clamped to
-// [0, 1]; `inside` is 1 where the coordinate was already inside (else its gradient is 0).
+// [0, 1] and padded with zeros to whole blocks; `inside` is 1 where the coordinate was
+// already inside (else its gradient is 0).
 template <int D>
 struct Coordinates {
     std::vector<float> axis[D];
@@ -33,9 +37,10 @@ struct Coordinates {
 
     Coordinates(const float* positions, int64_t begin, int64_t end, bool with_inside) {
         const int64_t count = end - begin;
+        const int64_t padded = (count + kBlock - 1) / kBlock * kBlock;  // whole blocks, zero tail
         for (int d = 0; d < D; ++d) {
-            axis[d].resize(count);
-            if (with_inside) inside[d].resize(count);
+            axis[d].assign(padded, 0.0f);
+            if (with_inside) inside[d].assign(padded, 0.0f);
         }
         for (int64_t i = 0; i < count; ++i) {
             for (int d = 0; d < D; ++d) {
@@ -58,8 +63,10 @@ struct VertexBlock {
     float weight[V][kBlock];
     int vertices = V;
 
-    void locate(const Coordinates<D>& c, int64_t first, int count, const GridLevel& level,
-                Interpolation mode) {
+    // Locates the whole block (kBlock points: fixed trip counts vectorize best; the padded
+    // tail is computed and ignored).
+    void locate(const Coordinates<D>& c, int64_t first, const GridLevel& level, Interpolation mode) {
+        constexpr int count = kBlock;
         const float scale = level.scale;
         for (int d = 0; d < D; ++d) {
             const float* x = c.axis[d].data() + first;
@@ -83,7 +90,7 @@ struct VertexBlock {
                     out[k] = h & mask;
                 }
             } else {
-                bool wraps = false;
+                uint32_t largest = 0;
                 for (int k = 0; k < count; ++k) {
                     uint32_t i = 0, stride = 1;
                     for (int d = 0; d < D; ++d) {
@@ -91,9 +98,9 @@ struct VertexBlock {
                         stride *= level.resolution;
                     }
                     out[k] = i;
-                    wraps |= i >= level.table_size;
+                    largest = largest > i ? largest : i;
                 }
-                if (wraps) {
+                if (largest >= level.table_size) {  // vertices past the far edge wrap around
                     for (int k = 0; k < count; ++k) out[k] %= level.table_size;
                 }
             }
@@ -131,7 +138,7 @@ void for_blocks(VertexBlock<D>& block, const Coordinates<D>& coords, int64_t cou
                 Interpolation mode, const float* table, int features, bool for_write, Visit&& visit) {
     for (int64_t first = 0; first < count; first += kBlock) {
         const int n = static_cast<int>(count - first < kBlock ? count - first : kBlock);
-        block.locate(coords, first, n, level, mode);
+        block.locate(coords, first, level, mode);
         block.prefetch(table, features, n, for_write);
         visit(block, first, n);
     }
@@ -174,7 +181,7 @@ void forward(const HashGridArgs& a, const float* params, float* encoded) {
 }
 
 template <int D, int F>
-void backward_params(const HashGridArgs& a, const float* dL_dencoded, float* dL_dparams, bool accumulate) {
+void backward_params(const HashGridArgs& a, const StridedEncoding& dL_dencoded, float* dL_dparams, bool accumulate) {
     const int64_t n = a.n_points;
     const int threads = a.threads < a.n_levels ? a.threads : a.n_levels;
     const Coordinates<D> coords(a.positions, 0, n, false);
@@ -190,12 +197,13 @@ void backward_params(const HashGridArgs& a, const float* dL_dencoded, float* dL_
                     advise_huge_pages(grad, sizeof(float) * level.table_size * F);
                     std::memset(grad, 0, sizeof(float) * level.table_size * F);
                 }
-                const float* g = dL_dencoded + l * F * n;
+                const int64_t sp = dL_dencoded.point_stride, sf = dL_dencoded.feature_stride;
+                const float* g = dL_dencoded.data + l * F * sf;
                 for_blocks<D>(block, coords, n, level, a.interpolation, grad, F, true,
                               [&](const VertexBlock<D>& block, int64_t first, int count) {
                     for (int k = 0; k < count; ++k) {
                         float gk[F];
-                        for (int f = 0; f < F; ++f) gk[f] = g[f * n + first + k];
+                        for (int f = 0; f < F; ++f) gk[f] = g[f * sf + (first + k) * sp];
                         for (int v = 0; v < block.vertices; ++v) {
                             float* entry = grad + static_cast<int64_t>(block.index[v][k]) * F;
                             for (int f = 0; f < F; ++f) entry[f] += block.weight[v][k] * gk[f];
@@ -208,7 +216,7 @@ void backward_params(const HashGridArgs& a, const float* dL_dencoded, float* dL_
 }
 
 template <int D, int F>
-void backward_positions(const HashGridArgs& a, const float* params, const float* dL_dencoded,
+void backward_positions(const HashGridArgs& a, const float* params, const StridedEncoding& dL_dencoded,
                         float* dL_dpositions) {
     const int64_t n = a.n_points;
     for_point_ranges(a, [&](int64_t begin, int64_t end) {
@@ -219,7 +227,8 @@ void backward_positions(const HashGridArgs& a, const float* params, const float*
         for (int l = 0; l < a.n_levels; ++l) {
             const GridLevel level = a.levels[l];
             const float* table = params + level.offset * F;
-            const float* g = dL_dencoded + static_cast<int64_t>(l) * F * n + begin;
+            const int64_t sp = dL_dencoded.point_stride, sf = dL_dencoded.feature_stride;
+            const float* g = dL_dencoded.data + static_cast<int64_t>(l) * F * sf + begin * sp;
             for_blocks<D>(block, coords, end - begin, level, a.interpolation, table, F, false,
                           [&](const VertexBlock<D>& block, int64_t first, int count) {
                 for (int k = 0; k < count; ++k) {
@@ -232,7 +241,7 @@ void backward_positions(const HashGridArgs& a, const float* params, const float*
                     for (int v = 0; v < block.V; ++v) {
                         const float* value = table + static_cast<int64_t>(block.index[v][k]) * F;
                         float g_dot_value = 0.0f;
-                        for (int f = 0; f < F; ++f) g_dot_value += g[f * n + first + k] * value[f];
+                        for (int f = 0; f < F; ++f) g_dot_value += g[f * sf + (first + k) * sp] * value[f];
                         for (int d = 0; d < D; ++d) {
                             float dweight = ((v >> d) & 1) ? dw[d] : -dw[d];
                             for (int e = 0; e < D; ++e) {
@@ -269,12 +278,12 @@ void hash_grid_forward(const HashGridArgs& args, const float* params, float* enc
     INR_DISPATCH_DF(forward, args, params, encoded);
 }
 
-void hash_grid_backward_params(const HashGridArgs& args, const float* dL_dencoded, float* dL_dparams,
+void hash_grid_backward_params(const HashGridArgs& args, const StridedEncoding& dL_dencoded, float* dL_dparams,
                                bool accumulate) {
     INR_DISPATCH_DF(backward_params, args, dL_dencoded, dL_dparams, accumulate);
 }
 
-void hash_grid_backward_positions(const HashGridArgs& args, const float* params, const float* dL_dencoded,
+void hash_grid_backward_positions(const HashGridArgs& args, const float* params, const StridedEncoding& dL_dencoded,
                                   float* dL_dpositions) {
     INR_DISPATCH_DF(backward_positions, args, params, dL_dencoded, dL_dpositions);
 }

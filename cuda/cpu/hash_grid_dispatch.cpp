@@ -7,8 +7,8 @@
 #define INR_DECLARE_VARIANT(NS)                                                                        \
     namespace inr::cpu::NS {                                                                           \
     void hash_grid_forward(const HashGridArgs&, const float*, float*);                                 \
-    void hash_grid_backward_params(const HashGridArgs&, const float*, float*, bool);                   \
-    void hash_grid_backward_positions(const HashGridArgs&, const float*, const float*, float*);        \
+    void hash_grid_backward_params(const HashGridArgs&, const StridedEncoding&, float*, bool);                   \
+    void hash_grid_backward_positions(const HashGridArgs&, const float*, const StridedEncoding&, float*);        \
     }
 
 INR_DECLARE_VARIANT(baseline)
@@ -47,12 +47,12 @@ void hash_grid_forward(const HashGridArgs& args, const float* params, float* enc
     INR_CALL_VARIANT(hash_grid_forward, args, params, encoded);
 }
 
-void hash_grid_backward_params(const HashGridArgs& args, const float* dL_dencoded, float* dL_dparams,
+void hash_grid_backward_params(const HashGridArgs& args, const StridedEncoding& dL_dencoded, float* dL_dparams,
                                bool accumulate) {
     INR_CALL_VARIANT(hash_grid_backward_params, args, dL_dencoded, dL_dparams, accumulate);
 }
 
-void hash_grid_backward_positions(const HashGridArgs& args, const float* params, const float* dL_dencoded,
+void hash_grid_backward_positions(const HashGridArgs& args, const float* params, const StridedEncoding& dL_dencoded,
                                   float* dL_dpositions) {
     INR_CALL_VARIANT(hash_grid_backward_positions, args, params, dL_dencoded, dL_dpositions);
 }

@@ -23,9 +23,9 @@ BACKENDS = (None, "native", "torch")
 class _HashGridNative(torch.autograd.Function):
     """Forward and backward through a compiled backend (float32 positions and table).
 
-    The backends keep the encoding feature-major ([n_levels * F, N], as tiny-cuda-nn
-    does); the op returns its transposed [N, n_levels * F] view, and torch's matmul
-    gradients come back in the same layout, so no copy is made on the way.
+    The backends write the encoding feature-major ([n_levels * F, N], as tiny-cuda-nn
+    does) and the op returns its transposed [N, n_levels * F] view; the backward reads
+    the incoming gradient with whatever strides it has, so no copy is made either way.
     """
 
     @staticmethod
@@ -43,7 +43,6 @@ class _HashGridNative(torch.autograd.Function):
     def backward(ctx, dL_dencoded: torch.Tensor):
         positions, params = ctx.saved_tensors
         config, module = ctx.config, ctx.module
-        dL_dencoded = dL_dencoded.t().contiguous()  # no copy when it came back feature-major
         common = (config.level_scale, config.level_meta, config.n_features_per_level,
                   config.interpolation_id, torch.get_num_threads())
         dL_dpositions = dL_dparams = None
