@@ -8,8 +8,9 @@
     random points: forward, forward+backward (to the table); native vs reference.
     Target: native forward+backward >= 20x faster.
 (b) inr.fit on Kodak kodim23 for 60 s each, native vs backend="torch": PSNR and steps/s,
-    and the time the native fit needs to reach the reference's 60-second PSNR.
-    Targets: >= 4x sooner, native >= 45 dB in 60 s.
+    and the time the native fit needs to reach the reference's 60-second PSNR (the
+    shortest of the budgets 7.5, 10, 15, 30, 60 s whose native fit reaches it; fit's
+    learning-rate schedule follows its budget). Targets: >= 4x sooner, >= 45 dB in 60 s.
 
 Writes benchmarks/results/core_cpu.json (core_cpu_quick.json with --quick; schema in
 benchmarks/common.py) and prints a Markdown table.
@@ -32,7 +33,7 @@ from common import (RESULTS_DIR, busy_machine_note, machine_info, markdown_table
 import inr  # noqa: E402
 from inr.ops import HashGridConfig, hash_grid_encode  # noqa: E402
 
-IMAGE = Path("/work/shared/data/kodak/kodim23.png")
+IMAGE = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak" / "kodim23.png"  # ../shared beside the repo
 GRID_CONFIG = {"otype": "HashGrid", "n_levels": 16, "n_features_per_level": 2, "log2_hashmap_size": 19,
                "base_resolution": 16, "per_level_scale": 2.0, "interpolation": "Linear"}
 TARGET_GRID_SPEEDUP = 20.0
@@ -63,9 +64,10 @@ def bench_hash_grid(n_points: int, repeats: Tuple[int, int], warmup: int) -> Lis
     # native one), as torch's matmul backward hands it to the op inside a network.
     cotangents = {backend: torch.empty_like(forward(backend)).copy_(cotangent) for backend in ("native", "torch")}
 
-    def forward_backward(backend: str):
+    def forward_backward(backend: str, row_major: bool = False):
         params_grad.grad = None
-        hash_grid_encode(positions, params_grad, config, backend=backend).backward(cotangents[backend])
+        encoded = hash_grid_encode(positions, params_grad, config, backend=backend)
+        encoded.backward(cotangent if row_major else cotangents[backend])
         return params_grad.grad
 
     # sanity: both backends agree on this data (max|diff| / max|ref|)
@@ -90,6 +92,14 @@ def bench_hash_grid(n_points: int, repeats: Tuple[int, int], warmup: int) -> Lis
                     "throughput_native_Mpts_per_s": round(n_points / native["median"] / 1e6, 2),
                     "relative_error_vs_torch": check["dL_dparams" if is_fb else "forward"]},
         ))
+    # Also with a row-major cotangent for both (the native backward then reads it strided).
+    native = time_fn(lambda: forward_backward("native", True), warmup=warmup, repeats=repeats[0])
+    reference = time_fn(lambda: forward_backward("torch", True), warmup=1, repeats=repeats[1])
+    rows.append(result(
+        f"hash grid forward+backward, row-major cotangent ({size})", native["median"] * 1e3, "ms",
+        baseline=reference["median"] * 1e3, higher_is_better=False,
+        detail={"native_s": native, "torch_s": reference, "n_points": n_points},
+    ))
     return rows
 
 
@@ -134,23 +144,27 @@ def bench_fit(seconds: float, image_path: Path) -> Tuple[List[Dict[str, Any]], L
         result(f"fit steps/s ({label})", rate(native), "steps/s", baseline=rate(reference)),
     ]
 
-    log(f"fit: native until the reference's {reference.psnr:.2f} dB (at most {seconds:g} s) ...")
-    started = time.perf_counter()
-    try:
-        chase = fit(image, target_psnr=float(reference.psnr), seconds=seconds, backend=None, progress=False)
-    except TypeError as error:  # an inr.fit without target_psnr
-        notes.append(f"time-to-PSNR skipped: inr.fit(target_psnr=...) failed: {error}")
-        return rows, notes
-    wall = time.perf_counter() - started
-    reached = float(chase.psnr) >= float(reference.psnr)
-    native_time = float(chase.seconds)
+    # Time to quality: fit's learning-rate schedule follows its time budget, so a run
+    # chasing a PSNR under a long budget never decays its rate. Instead each run gets a
+    # shorter budget (shortest first); the first that reaches the reference's PSNR counts.
+    reached_run, budget = None, None
+    for fraction in (8, 6, 4, 2, 1):
+        budget = seconds / fraction
+        log(f"fit: native with a {budget:g}-s budget, aiming at the reference's {reference.psnr:.2f} dB ...")
+        run = fit(image, seconds=budget, backend=None, progress=False)
+        log(f"fit: native {budget:g} s: {run.psnr:.2f} dB")
+        if run.psnr >= reference.psnr:
+            reached_run = run
+            break
     rows.append(result(
         f"fit time to the torch {seconds:g}-s PSNR ({reference.psnr:.2f} dB)",
-        native_time if reached else None, "s", baseline=float(reference.seconds), higher_is_better=False,
-        target=TARGET_TIME_TO_PSNR_SPEEDUP, target_of="speedup",
-        detail={"reached": reached, "psnr": float(chase.psnr), "steps": chase.steps, "wall_s": round(wall, 2)},
+        float(reached_run.seconds) if reached_run else None, "s", baseline=float(reference.seconds),
+        higher_is_better=False, target=TARGET_TIME_TO_PSNR_SPEEDUP, target_of="speedup",
+        detail={"method": "shortest budget in seconds/8, /6, /4, /2, /1 whose fit reaches the reference PSNR",
+                "budget_s": budget, "psnr": float(reached_run.psnr) if reached_run else None,
+                "steps": reached_run.steps if reached_run else None},
     ))
-    if not reached:
+    if reached_run is None:
         notes.append(f"native fit did not reach {reference.psnr:.2f} dB within {seconds:g} s")
     return rows, notes
 
