@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "cuda_bindings.h"
 #include "device_info.h"
 
 namespace nb = nanobind;
@@ -21,4 +22,6 @@ NB_MODULE(_inr_cuda, m) {
             if (err != cudaSuccess) throw std::runtime_error(std::string("_inr_cuda.fill: ") + cudaGetErrorString(err));
         },
         "out"_a.noconvert(), "value"_a, "stream"_a);
+    inr::bindings::bind_hash_grid(m);
+    inr::bindings::bind_fused_mlp(m);
 }
