@@ -37,7 +37,9 @@ class HashGrid(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.n_input_dims:
             raise ValueError(f"HashGrid expects [..., {self.n_input_dims}] inputs, got {list(x.shape)}")
-        flat = x.reshape(-1, self.n_input_dims).to(self.params.dtype)
+        # float16 tables (CUDA) take float32 positions; otherwise positions follow the table's dtype
+        dtype = torch.float32 if self.params.dtype == torch.float16 else self.params.dtype
+        flat = x.reshape(-1, self.n_input_dims).to(dtype)
         encoded = hash_grid_encode(flat, self.params, self.config, backend=self.backend)
         return encoded.reshape(*x.shape[:-1], self.n_output_dims)
 

@@ -21,19 +21,23 @@ BACKENDS = (None, "native", "torch")
 
 
 class _HashGridNative(torch.autograd.Function):
-    """Forward and backward through a compiled backend (float32 positions and table).
+    """Forward and backward through a compiled backend (`module`: _inr_cpu or _inr_cuda).
 
     The backends write the encoding feature-major ([n_levels * F, N], as tiny-cuda-nn
     does) and the op returns its transposed [N, n_levels * F] view; the backward reads
     the incoming gradient with whatever strides it has, so no copy is made either way.
+    Both backends take the same arguments except the last scalar (`_launch_arg`): the
+    CPU thread count or the CUDA stream. The encoding has the table's dtype (float16
+    tables exist on CUDA only); table gradients are accumulated in float32 by the
+    kernels and converted to the table's dtype once.
     """
 
     @staticmethod
     def forward(ctx, positions: torch.Tensor, params: torch.Tensor, config: HashGridConfig, module) -> torch.Tensor:
-        encoded = positions.new_empty(config.n_output_dims, positions.shape[0])
+        encoded = params.new_empty(config.n_output_dims, positions.shape[0])  # [L * F, N], params' dtype
         module.hash_grid_forward(
             positions, params, config.level_scale, config.level_meta,
-            config.n_features_per_level, config.interpolation_id, torch.get_num_threads(), encoded,
+            config.n_features_per_level, config.interpolation_id, _launch_arg(positions.device), encoded,
         )
         ctx.save_for_backward(positions, params)
         ctx.config, ctx.module = config, module
@@ -44,15 +48,24 @@ class _HashGridNative(torch.autograd.Function):
         positions, params = ctx.saved_tensors
         config, module = ctx.config, ctx.module
         common = (config.level_scale, config.level_meta, config.n_features_per_level,
-                  config.interpolation_id, torch.get_num_threads())
+                  config.interpolation_id, _launch_arg(positions.device))
         dL_dpositions = dL_dparams = None
         if ctx.needs_input_grad[1]:
-            dL_dparams = torch.empty_like(params)  # the kernel zeroes it level by level
+            # float32 always (for float16 tables a scratch, converted below); the kernel zeroes it
+            dL_dparams = torch.empty_like(params, dtype=torch.float32)
             module.hash_grid_backward_params(positions, dL_dencoded, *common, dL_dparams, False)
+            dL_dparams = dL_dparams.to(params.dtype)
         if ctx.needs_input_grad[0]:
             dL_dpositions = torch.empty_like(positions)
             module.hash_grid_backward_positions(positions, params, dL_dencoded, *common, dL_dpositions)
         return dL_dpositions, dL_dparams, None, None
+
+
+def _launch_arg(device: torch.device) -> int:
+    """The backends' last argument: the CUDA stream to launch on (as an integer), or the CPU thread count."""
+    if device.type == "cuda":
+        return torch.cuda.current_stream(device).cuda_stream
+    return torch.get_num_threads()
 
 
 def as_config(config: ConfigLike, n_input_dims: int) -> HashGridConfig:
@@ -70,16 +83,37 @@ def _check_inputs(positions: torch.Tensor, params: torch.Tensor) -> None:
     for name, tensor in (("positions", positions), ("params", params)):
         if not isinstance(tensor, torch.Tensor):
             raise TypeError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
-        if tensor.dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"{name} must be float32 or float64, got {tensor.dtype}")
+    if positions.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"positions must be float32 or float64, got {positions.dtype}")
+    if params.dtype not in (torch.float32, torch.float64) and not (params.dtype == torch.float16 and params.is_cuda):
+        raise TypeError(f"params must be float32 or float64 (or float16 on CUDA), got {params.dtype}")
     if positions.dim() != 2 or positions.shape[1] not in (2, 3):
         raise ValueError(f"positions must have shape [N, 2] or [N, 3], got {list(positions.shape)}")
     if params.dim() != 1:
         raise ValueError(f"params must be a flat [n_params] tensor, got shape {list(params.shape)}")
     if positions.device != params.device:
         raise ValueError(f"positions are on {positions.device} but params on {params.device}")
+    if positions.dtype != params.dtype and not (params.dtype == torch.float16 and positions.dtype == torch.float32):
+        raise TypeError(f"positions ({positions.dtype}) and params ({params.dtype}) must share a dtype "
+                        "(float16 params take float32 positions)")
     if not bool(torch.isfinite(positions).all()):
         raise ValueError("positions contain NaN or infinite values")
+
+
+def _reference(positions: torch.Tensor, params: torch.Tensor, config: HashGridConfig) -> torch.Tensor:
+    """The PyTorch reference; float16 tables are computed in float32 and the result rounded
+    to float16 once, as the CUDA kernels do."""
+    if params.dtype == torch.float16:
+        return reference.hash_grid_encode(positions, params.float(), config).half()
+    return reference.hash_grid_encode(positions, params, config)
+
+
+def _aligned(params: torch.Tensor) -> torch.Tensor:
+    """params, or a copy of it on CUDA when it does not start at a 16-byte boundary
+    (a view into a larger tensor): the CUDA kernels read table entries with vector loads."""
+    if params.is_cuda and params.data_ptr() % 16 != 0:
+        return params.clone()
+    return params
 
 
 def _native_module(device: torch.device):
@@ -106,6 +140,9 @@ def hash_grid_encode(
     Native results are a transposed view of feature-major memory (stride (1, N));
     call `.contiguous()` where row-major memory is needed. Non-contiguous inputs are
     copied; float64 inputs use the reference.
+    dtypes: positions and params float32 (native) or float64 (reference); on CUDA, params
+    may also be float16 with float32 positions: the result is then float16 (computed in
+    float32, rounded once) and the table gradient float16 (accumulated in float32).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -113,16 +150,14 @@ def hash_grid_encode(
     config = as_config(config, positions.shape[1])
     if params.numel() != config.n_params:
         raise ValueError(f"params has {params.numel()} values, the config needs {config.n_params}")
-    if positions.dtype != params.dtype:
-        raise TypeError(f"positions ({positions.dtype}) and params ({params.dtype}) must share a dtype")
 
     if backend == "torch" or positions.dtype != torch.float32:
         if backend == "native":
-            raise TypeError("the native backends take float32 positions and params")
-        return reference.hash_grid_encode(positions, params, config)
+            raise TypeError("the native backends take float32 positions and float32 params (or float16 on CUDA)")
+        return _reference(positions, params, config)
     module = _native_module(positions.device)
     if module is None:
         if backend == "native":
             raise RuntimeError(f"no native hash-grid backend for {positions.device.type} in this build")
-        return reference.hash_grid_encode(positions, params, config)
-    return _HashGridNative.apply(positions.contiguous(), params.contiguous(), config, module)
+        return _reference(positions, params, config)
+    return _HashGridNative.apply(positions.contiguous(), _aligned(params.contiguous()), config, module)
