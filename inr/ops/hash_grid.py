@@ -96,6 +96,9 @@ def _check_inputs(positions: torch.Tensor, params: torch.Tensor) -> None:
     if positions.dtype != params.dtype and not (params.dtype == torch.float16 and positions.dtype == torch.float32):
         raise TypeError(f"positions ({positions.dtype}) and params ({params.dtype}) must share a dtype "
                         "(float16 params take float32 positions)")
+
+
+def _check_finite(positions: torch.Tensor) -> None:
     if not bool(torch.isfinite(positions).all()):
         raise ValueError("positions contain NaN or infinite values")
 
@@ -143,6 +146,8 @@ def hash_grid_encode(
     dtypes: positions and params float32 (native) or float64 (reference); on CUDA, params
     may also be float16 with float32 positions: the result is then float16 (computed in
     float32, rounded once) and the table gradient float16 (accumulated in float32).
+    NaN or infinite positions raise ValueError, except on the native CUDA path, which
+    skips the check (it would synchronize the device) and encodes them clamped (NaN as 0).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -154,10 +159,15 @@ def hash_grid_encode(
     if backend == "torch" or positions.dtype != torch.float32:
         if backend == "native":
             raise TypeError("the native backends take float32 positions and float32 params (or float16 on CUDA)")
-        return _reference(positions, params, config)
-    module = _native_module(positions.device)
-    if module is None:
-        if backend == "native":
+        module = None
+    else:
+        module = _native_module(positions.device)
+        if module is None and backend == "native":
             raise RuntimeError(f"no native hash-grid backend for {positions.device.type} in this build")
+    if module is None or not positions.is_cuda:
+        # The CUDA kernels need no check (they clamp NaN to 0 and +-inf to 1 / 0) and
+        # skipping it saves a device synchronization per call.
+        _check_finite(positions)
+    if module is None:
         return _reference(positions, params, config)
     return _HashGridNative.apply(positions.contiguous(), _aligned(params.contiguous()), config, module)
