@@ -244,7 +244,8 @@ def bench_fit(image_path: Path, steps: Tuple[int, int], notes: List[str]) -> Lis
         rates[name] = run.steps * FIT_BATCH / run.seconds / 1e6
         log(f"fit ({name}): {rates[name]:.1f} M samples/s, {run.psnr:.2f} dB after {run.steps} steps")
     return [result(
-        f"fit training throughput ({image_path.stem}, batch 2^{FIT_BATCH.bit_length() - 1})", rates["native"], "Msamples/s",
+        f"fit training throughput ({image_path.stem}, batch 2^{FIT_BATCH.bit_length() - 1})",
+        rates["native"], "Msamples/s",
         baseline=rates["torch"], higher_is_better=True, target=TARGET_FIT_MSAMPLES, target_of="value",
         detail={name: {"steps": run.steps, "seconds": run.seconds, "psnr": run.psnr} for name, run in runs.items()},
     )]
@@ -262,7 +263,8 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-mlp", action="store_true", help="leave out part (b)")
     parser.add_argument("--skip-fit", action="store_true", help="leave out part (c)")
     parser.add_argument("--image", type=Path, default=IMAGE)
-    parser.add_argument("--output", type=Path, default=None, help="JSON path (default benchmarks/results/gpu_<device>.json)")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="JSON path (default benchmarks/results/gpu_<device>.json)")
     args = parser.parse_args(argv)
 
     if not torch.cuda.is_available():

@@ -111,7 +111,8 @@ __global__ void kernel_hash_grid_backward_params(const float* __restrict__ posit
     const GridLevel& level = levels.level[l];
     float g[F];
 #pragma unroll
-    for (int f = 0; f < F; ++f) g[f] = to_float(dL_dencoded[static_cast<int64_t>(l * F + f) * feature_stride + i * point_stride]);
+    for (int f = 0; f < F; ++f)
+        g[f] = to_float(dL_dencoded[static_cast<int64_t>(l * F + f) * feature_stride + i * point_stride]);
     AxisPosition axis[D];
     locate<D>(positions, i, level, mode, axis);
 
