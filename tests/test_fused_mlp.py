@@ -2,7 +2,12 @@
 emulation against plain PyTorch (CPU), and the CUDA kernels against both (GPU)."""
 from __future__ import annotations
 
+import ctypes
+import os
+import shutil
+import subprocess
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,8 +15,11 @@ import torch
 from inr import _native
 from inr.nn import MLP
 from inr.ops import reference
-from inr.ops.fused_mlp import (BLOCK_ROWS, emulated_kernels, fused_mlp, pack_weights, supports_fused,
-                               unpack_weights)
+from inr.ops.fused_mlp import (ACTIVATION_IDS, BLOCK_ROWS, emulated_kernels, fused_mlp, pack_weights,
+                               supports_fused, unpack_weights)
+from inr.ops.fused_mlp import _FusedMLP
+
+ROOT = Path(__file__).resolve().parents[1]
 
 ACTIVATIONS = ("None", "ReLU", "LeakyReLU", "Sine", "Sigmoid")
 WIDTHS = (16, 32, 64, 128)
@@ -190,6 +198,16 @@ def test_op_argument_errors():
         fused_mlp(torch.rand(3, 4), weights, backend="native")
 
 
+@pytest.mark.skipif(not HAS_KERNELS, reason="_inr_cuda was built without the fused MLP")
+def test_binding_rejects_host_tensors():
+    x_h = torch.zeros(BLOCK_ROWS, 16, dtype=torch.float16)
+    w_h = torch.zeros(16 * 16 * 2, dtype=torch.float16)
+    out = torch.zeros(BLOCK_ROWS, 16)
+    with pytest.raises(TypeError):
+        _native.cuda.fused_mlp_forward(x_h, w_h, 16, 1, 1, 0, out, None, None, 0)
+    assert _native.cuda.FUSED_MLP_BLOCK_ROWS == BLOCK_ROWS
+
+
 # ---- the kernels' arithmetic, emulated on the CPU ------------------------------------------------
 
 def emulated(activation, output_activation="None"):
@@ -295,11 +313,101 @@ def test_emulated_kernel_buffers():
     assert bool((out[:, 2:] == 0).all())  # zero padding rows of the output matrix
 
 
+# ---- the CUDA kernel source, run on the CPU by tests/native/fused_mlp_sim.cpp ---------------------
+
+def _cuda_include() -> Path | None:
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if root and (Path(root) / "include" / "cuda_fp16.h").exists():
+            return Path(root) / "include"
+    return None
+
+
+@pytest.fixture(scope="module")
+def simulated_kernels(tmp_path_factory):
+    """The kernels of cuda/cuda/fused_mlp_kernels.cuh compiled for the CPU (one std::thread per
+    CUDA thread, host stand-ins for WMMA), with the bindings' calling convention."""
+    compiler, include = shutil.which("g++") or shutil.which("c++"), _cuda_include()
+    if compiler is None or include is None:
+        pytest.skip("needs a C++20 host compiler and the CUDA headers (cuda_fp16.h)")
+    library = tmp_path_factory.mktemp("sim") / "fused_mlp_sim.so"
+    subprocess.run([compiler, "-std=c++20", "-O2", "-pthread", "-shared", "-fPIC", f"-I{ROOT / 'cuda' / 'cuda'}",
+                    f"-I{include}", str(ROOT / "tests" / "native" / "fused_mlp_sim.cpp"), "-o", str(library)],
+                   check=True, capture_output=True)
+    return _SimulatedKernels(ctypes.CDLL(str(library)))
+
+
+class _SimulatedKernels:
+    def __init__(self, lib):
+        self.lib = lib
+
+    @staticmethod
+    def _ptr(tensor):
+        if tensor is None:
+            return None
+        assert tensor.is_contiguous() and tensor.device.type == "cpu"
+        return ctypes.c_void_p(tensor.data_ptr())
+
+    def fused_mlp_forward(self, x_h, w_h, width, n_layers, act, out_act, out, hidden, hidden_pre, stream):
+        p = self._ptr
+        status = self.lib.sim_fused_mlp_forward(
+            ctypes.c_int64(x_h.shape[0]), x_h.shape[1], width, n_layers, out.shape[1], p(x_h), p(w_h), act, out_act,
+            p(out), p(hidden), p(hidden_pre))
+        assert status == 0
+
+    def fused_mlp_backward(self, dz_out_h, w_h, width, n_layers, act, hidden, hidden_pre, dz, stream):
+        rows, out_pad = dz_out_h.shape
+        in_pad = (w_h.numel() - (n_layers - 1) * width * width - out_pad * width) // width
+        p = self._ptr
+        status = self.lib.sim_fused_mlp_backward(
+            ctypes.c_int64(rows), in_pad, width, n_layers, out_pad, p(dz_out_h), p(w_h), act, p(hidden),
+            p(hidden_pre), p(dz))
+        assert status == 0
+
+
+# Every width (template instance) with 1 and 8 hidden layers, every activation at width 32 (the
+# activation is a run-time switch): 13 cases, about 10 s; the GPU test runs the full grid.
+SIMULATED_CASES = ([(w, 1, a) for w, a in zip(WIDTHS, ACTIVATIONS)] +
+                   [(w, 8, a) for w, a in zip(WIDTHS, ACTIVATIONS[1:])] +
+                   [(32, 2, a) for a in ACTIVATIONS])
+
+
+@pytest.mark.parametrize("width,layers,activation", SIMULATED_CASES)
+def test_kernel_source_matches_emulation(simulated_kernels, activation, width, layers):
+    """The CUDA kernel code itself (tile indexing, padding, layer loop, stored buffers) executed
+    on the CPU against the PyTorch emulation; same tolerance as the GPU comparison."""
+    mlp = make_mlp(27, 5, width, layers, activation, "Sigmoid")
+    b = kernel_buffers(mlp, 2 * BLOCK_ROWS - 3, activation, "Sigmoid", device="cpu")
+    got = run_kernels(simulated_kernels, b)
+    want = run_kernels(emulated_kernels, b)
+    for name, g, w in zip(("output", "hidden", "hidden_pre", "dL_dhidden"), got, want):
+        if w is None:
+            continue
+        assert not bool(torch.isnan(g).any()), f"{name}: kernel left values unwritten"
+        assert rel(g.float(), w.float()) < TOL_KERNEL, name
+    inference = run_kernels(simulated_kernels, b, training=False)[0]
+    torch.testing.assert_close(inference, want[0], rtol=2e-3, atol=2e-3)
+
+
+@pytest.mark.parametrize("activation", ("ReLU", "Sine"))
+def test_kernel_source_through_the_op(simulated_kernels, activation):
+    """The autograd op around the simulated kernels equals the op around the emulation."""
+    mlp = make_mlp(3, 2, 32, 2, activation, "Sigmoid")
+    x = torch.rand(150, 3, requires_grad=True)
+    weights = [layer.weight for layer in mlp.layers]
+    ids = ACTIVATION_IDS[activation.lower()], ACTIVATION_IDS["sigmoid"]
+    cotangent = torch.randn(150, 2)
+    y_sim = _FusedMLP.apply(x, simulated_kernels, *ids, *weights)
+    y_em = _FusedMLP.apply(x, emulated_kernels, *ids, *weights)
+    assert rel(y_sim, y_em) < TOL_KERNEL
+    for g, g_em in zip(torch.autograd.grad(y_sim, [x] + weights, cotangent),
+                       torch.autograd.grad(y_em, [x] + weights, cotangent)):
+        assert rel(g, g_em) < TOL_KERNEL
+
+
 # ---- CUDA kernels ---------------------------------------------------------------------------------
 
 def kernel_buffers(mlp: MLP, n: int, activation: str, output_activation: str, device="cuda", seed=3):
     """Inputs for one direct call of the kernels and of their emulation."""
-    from inr.ops.fused_mlp import ACTIVATION_IDS
     g = torch.Generator().manual_seed(seed)
     n_in, n_out = mlp.n_input_dims, mlp.n_output_dims
     width, layers = mlp.layers[0].out_features, len(mlp.layers) - 1

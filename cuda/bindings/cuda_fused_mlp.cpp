@@ -65,7 +65,7 @@ void check_layers(const half_3d& array, const cuda::FusedMlpShape& shape, int de
     require(array.device_id() == device, std::string(name) + " is on another device");
 }
 
-void forward(half_2d input, cuda_array<const __half, nb::ndim<1>> weights, int width, int n_hidden_layers,
+void forward(cuda_array<const __half, nb::ndim<2>> input, cuda_array<const __half, nb::ndim<1>> weights, int width, int n_hidden_layers,
              int activation, int output_activation, cuda_array<float, nb::ndim<2>> output,
              std::optional<half_3d> hidden, std::optional<half_3d> hidden_pre, uintptr_t stream) {
     const auto shape = make_shape(static_cast<int64_t>(input.shape(0)), static_cast<int64_t>(input.shape(1)), width,

@@ -64,7 +64,7 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.is_cuda and self.fused and self.layers[0].bias is None:
             weights = [layer.weight for layer in self.layers]
-            flat = x.reshape(-1, x.shape[-1]) if x.dim() >= 1 else x
+            flat = x.reshape(-1, x.shape[-1])
             if x.shape[-1] == self.n_input_dims and supports_fused(
                     flat, weights, self.activation_name, self.output_activation_name):
                 y = fused_mlp(flat, weights, self.activation_name, self.output_activation_name)
