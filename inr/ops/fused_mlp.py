@@ -32,6 +32,7 @@ the same weights.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Optional, Sequence
 
 import torch
@@ -191,21 +192,13 @@ def _forward(kernels, x: torch.Tensor, weights: Sequence[torch.Tensor], act: int
     out = x.new_empty(rows, _pad16(n_out), dtype=torch.float32)
     hidden = x.new_empty(n_layers, rows, width, dtype=torch.float16) if training else None
     hidden_pre = x.new_empty(n_layers, rows, width, dtype=torch.float16) if training and act == _SINE else None
-    with torch.cuda.device(x.device) if x.is_cuda else _nullcontext():
+    with torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext():
         kernels.fused_mlp_forward(x_h, w_h, width, n_layers, act, _NONE if training else out_act,
                                   out, hidden, hidden_pre, _stream(x.device))
     y = out[:n, :n_out]
     if training:
         return y, (x_h, w_h, hidden, hidden_pre)
     return y.to(x.dtype), None
-
-
-class _nullcontext:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _activation(act: int, z: torch.Tensor) -> torch.Tensor:
@@ -286,7 +279,7 @@ class _FusedMLP(torch.autograd.Function):
         scale = _gradient_scale(dz_out)
         dz_out_h = (dz_out * scale).half()
         dz = torch.empty_like(hidden)
-        with torch.cuda.device(x_h.device) if x_h.is_cuda else _nullcontext():
+        with torch.cuda.device(x_h.device) if x_h.is_cuda else contextlib.nullcontext():
             ctx.kernels.fused_mlp_backward(dz_out_h, w_h, width, n_layers, ctx.act, hidden, hidden_pre, dz,
                                            _stream(x_h.device))
         mats = unpack_weights(w_h, n_in, width, n_layers, n_out)
