@@ -8,10 +8,11 @@ from __future__ import annotations
 import itertools
 
 import torch
+from torch.nn import functional
 
 from inr.ops.hash_grid_config import HashGridConfig
 
-__all__ = ["hash_grid_encode"]
+__all__ = ["hash_grid_encode", "fused_mlp", "ACTIVATIONS"]
 
 _PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737)
 _MASK32 = 0xFFFFFFFF
@@ -70,3 +71,29 @@ def hash_grid_encode(positions: torch.Tensor, params: torch.Tensor, config: Hash
             value = value + weight * table[index]
         outputs.append(value)
     return torch.cat(outputs, dim=1)
+
+
+# ---- MLP ----------------------------------------------------------------------------
+
+# Activation functions by lower-case name (tiny-cuda-nn's names, case-insensitive).
+ACTIVATIONS = {
+    "none": lambda x: x,
+    "relu": torch.relu,
+    "leakyrelu": lambda x: functional.leaky_relu(x, 0.01),
+    "exponential": torch.exp,
+    "sine": torch.sin,
+    "sigmoid": torch.sigmoid,
+    "squareplus": lambda x: 0.5 * (x + torch.sqrt(x * x + 4.0)),
+    "softplus": functional.softplus,
+    "tanh": torch.tanh,
+}
+
+
+def fused_mlp(x: torch.Tensor, weights, activation: str = "ReLU", output_activation: str = "None") -> torch.Tensor:
+    """x [N, n_in] through bias-free layers weights[i] [out_i, in_i]: activation after every
+    layer but the last, output_activation after the last. Computes in x's dtype."""
+    act, out_act = ACTIVATIONS[activation.lower()], ACTIVATIONS[output_activation.lower()]
+    h = x
+    for weight in weights[:-1]:
+        h = act(h @ weight.to(h.dtype).t())
+    return out_act(h @ weights[-1].to(h.dtype).t())
