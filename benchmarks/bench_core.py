@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -27,8 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS_DIR, busy_machine_note, machine_info, markdown_table, result, time_fn,  # noqa: E402
-                    write_json)
+from common import RESULTS_DIR, busy_machine_note, machine_info, report, result, time_fn  # noqa: E402
 
 import inr  # noqa: E402
 from inr.ops import HashGridConfig, hash_grid_encode  # noqa: E402
@@ -203,17 +201,8 @@ def main(argv=None) -> int:
         log(note)
 
     name = "core_cpu_quick" if args.quick else "core_cpu"
-    path = write_json(name, rows, path=args.output or RESULTS_DIR / f"{name}.json", settings=settings,
-                      notes=notes, machine=machine)
-    import json
-
-    print(markdown_table(json.loads(path.read_text()), baseline_label="torch reference"))
-    print(f"\nwrote {path}")
-    failed = [row["name"] for row in rows if row["pass"] is False]
-    if failed:
-        log(f"targets missed: {failed}")
-    return 0
-
+    return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "torch reference", log,
+                  settings=settings, notes=notes, machine=machine)
 
 if __name__ == "__main__":
     sys.exit(main())

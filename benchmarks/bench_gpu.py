@@ -25,7 +25,6 @@ prints a Markdown table. Without a CUDA device it prints a message and exits (st
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, machine_info, markdown_table, result, time_fn, write_json  # noqa: E402
+from common import RESULTS_DIR, machine_info, report, result, time_fn  # noqa: E402
 
 import inr  # noqa: E402
 from inr import _native  # noqa: E402
@@ -301,15 +300,8 @@ def main(argv=None) -> int:
         log(note)
 
     name = f"gpu_{device_slug(torch.cuda.get_device_name(0))}" + ("_quick" if args.quick else "")
-    path = write_json(name, rows, path=args.output or RESULTS_DIR / f"{name}.json", settings=settings,
-                      notes=notes, machine=machine)
-    print(markdown_table(json.loads(path.read_text()), baseline_label="torch"))
-    print(f"\nwrote {path}")
-    failed = [row["name"] for row in rows if row["pass"] is False]
-    if failed:
-        log(f"targets missed: {failed}")
-    return 0
-
+    return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "torch", log,
+                  settings=settings, notes=notes, machine=machine)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -293,3 +293,15 @@ def markdown_table(document_or_results: Any, baseline_label: str = "baseline") -
         lines.append(f"| {row['name']} | {value} | {baseline} | {speedup} | "
                      f"{_target_text(row)} | {passed} |")
     return "\n".join(lines)
+
+
+def report(name: str, rows: List[Dict[str, Any]], path: Path, baseline_label: str, log: Callable[[str], None],
+           **document: Any) -> int:
+    """Writes the results JSON, prints its Markdown table and logs the missed targets; returns 0."""
+    written = write_json(name, rows, path=path, **document)
+    print(markdown_table(json.loads(written.read_text()), baseline_label=baseline_label))
+    print(f"\nwrote {written}")
+    failed = [row["name"] for row in rows if row["pass"] is False]
+    if failed:
+        log(f"targets missed: {failed}")
+    return 0

@@ -161,7 +161,7 @@ def test_cpu_fallback_equals_mlp():
 
 @pytest.mark.parametrize("case", ["width48", "no_hidden", "nine_hidden", "tanh", "float64", "bias"])
 def test_unsupported_shapes_fall_back(case):
-    width, layers, activation, dtype, bias = 64, 2, "ReLU", torch.float32, False
+    width, layers, activation, dtype = 64, 2, "ReLU", torch.float32
     if case == "width48":
         width = 48
     elif case == "no_hidden":
