@@ -60,7 +60,7 @@ def _box(x: np.ndarray) -> np.ndarray:
 
 
 def _nearest(x: np.ndarray) -> np.ndarray:
-    # MATLAB's half-open box: picks input floor(x_in + 0.5) (0-based), i.e. floor((i + 0.5) / scale).
+    # MATLAB's half-open box (axis_table computes nearest's index directly, same result).
     return ((-0.5 <= x) & (x < 0.5)).astype(np.float64)
 
 
@@ -123,6 +123,12 @@ def axis_table(in_size: int, out_size: int, scale: float, kernel: str,
     """Weights of one axis, or None when the axis is unchanged (same size at scale 1)."""
     if in_size == out_size and scale == 1.0:
         return None
+    if kernel == "nearest":
+        # Input floor((o + 0.5) / scale) (0-based) as in exact arithmetic: the 1e-9 keeps
+        # exact ties (MATLAB's formula gives 31.9999...) from rounding down.
+        pick = np.floor((np.arange(out_size, dtype=np.float64) + 0.5) / scale + 1e-9)
+        index = np.clip(pick, 0, in_size - 1).astype(np.int32)[:, None]
+        return _table(index, np.ones((out_size, 1)), in_size)
     spec = KERNELS[kernel]
     width = spec.width
     if scale < 1 and antialias and spec.antialias:
@@ -148,8 +154,12 @@ def axis_table(in_size: int, out_size: int, scale: float, kernel: str,
     nonzero = weight != 0
     keep = max(int(nonzero.sum(axis=1).max()), 1)
     order = np.argsort(~nonzero, axis=1, kind="stable")[:, :keep]
-    index = np.ascontiguousarray(np.take_along_axis(index, order, axis=1))
-    weight = np.ascontiguousarray(np.take_along_axis(weight, order, axis=1))
+    return _table(np.take_along_axis(index, order, axis=1), np.take_along_axis(weight, order, axis=1), in_size)
+
+
+def _table(index: np.ndarray, weight: np.ndarray, in_size: int) -> AxisTable:
+    index = np.ascontiguousarray(index, dtype=np.int32)
+    weight = np.ascontiguousarray(weight, dtype=np.float64)
     index.flags.writeable = False
     weight.flags.writeable = False
     return AxisTable(index, weight, in_size)
