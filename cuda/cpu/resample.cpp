@@ -93,12 +93,12 @@ void vertical_pass(const T* in, T* out, const Shape& s, const ResampleAxis& ax, 
     });
 }
 
-// C > 0: channels known at compile time; C == 0: s.channels at run time.
-template <typename T, int C>
+// Channels beyond 4: one row at a time, scalar.
+template <typename T>
 void horizontal_rows(const T* in, T* out, const Shape& s, const ResampleAxis& ax,
                      const typename PixelTraits<T>::Acc* w, int64_t begin, int64_t end) {
     using Acc = typename PixelTraits<T>::Acc;
-    const int64_t ch = C > 0 ? C : s.channels;
+    const int64_t ch = s.channels;
     const int taps = ax.taps;
     for (int64_t r = begin; r < end; ++r) {
         const T* src = in + r * s.row();
@@ -106,40 +106,89 @@ void horizontal_rows(const T* in, T* out, const Shape& s, const ResampleAxis& ax
         for (int64_t o = 0; o < ax.out_size; ++o) {
             const int32_t* idx = ax.index + o * taps;
             const Acc* wt = w + o * taps;
-            if constexpr (C > 0) {
-                Acc acc[C];
-                const T* p = src + int64_t{idx[0]} * C;
-                for (int c = 0; c < C; ++c) acc[c] = wt[0] * static_cast<Acc>(p[c]);
-                for (int k = 1; k < taps; ++k) {
-                    p = src + int64_t{idx[k]} * C;
-                    const Acc wk = wt[k];
-                    for (int c = 0; c < C; ++c) acc[c] += wk * static_cast<Acc>(p[c]);
-                }
-                for (int c = 0; c < C; ++c) dst[o * C + c] = PixelTraits<T>::store(acc[c]);
-            } else {
-                for (int64_t c = 0; c < ch; ++c) {
-                    Acc acc = wt[0] * static_cast<Acc>(src[int64_t{idx[0]} * ch + c]);
-                    for (int k = 1; k < taps; ++k) acc += wt[k] * static_cast<Acc>(src[int64_t{idx[k]} * ch + c]);
-                    dst[o * ch + c] = PixelTraits<T>::store(acc);
-                }
+            for (int64_t c = 0; c < ch; ++c) {
+                Acc acc = wt[0] * static_cast<Acc>(src[int64_t{idx[0]} * ch + c]);
+                for (int k = 1; k < taps; ++k) acc += wt[k] * static_cast<Acc>(src[int64_t{idx[k]} * ch + c]);
+                dst[o * ch + c] = PixelTraits<T>::store(acc);
             }
         }
     }
+}
+
+// ---- horizontal pass on blocks of rows ---------------------------------------------------------
+// A block of R = L / C rows is transposed into tb[x][r][c] (L values per input column), so that
+// each output column is a weighted sum of whole L-vectors (vectorized like the vertical pass),
+// then scattered back to the R output rows. L: accumulator lanes (6 AVX2 registers).
+
+template <typename Acc>
+constexpr int block_lanes() { return sizeof(Acc) == 8 ? 24 : 48; }
+
+template <typename T, int C, int L>
+void gather_block(const T* in, const Shape& s, int64_t r0, T* tb) {
+    constexpr int R = L / C;
+    const int64_t rows_total = s.batch * s.height;
+    for (int r = 0; r < R; ++r) {
+        const T* src = in + std::min(r0 + r, rows_total - 1) * s.row();  // a short last block repeats its last row
+        for (int64_t x = 0; x < s.width; ++x)
+            for (int c = 0; c < C; ++c) tb[x * L + r * C + c] = src[x * C + c];
+    }
+}
+
+template <typename T, int C>
+void scatter_column(const T* res, T* dst, int64_t out_row, int64_t o, int rows) {
+    for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < C; ++c) dst[r * out_row + o * C + c] = res[r * C + c];
+}
+
+template <typename T, int C>
+void horizontal_blocks(const T* in, T* out, const Shape& s, const ResampleAxis& ax,
+                       const typename PixelTraits<T>::Acc* w, int threads) {
+    using Acc = typename PixelTraits<T>::Acc;
+    constexpr int L = block_lanes<Acc>(), R = L / C;
+    const int64_t rows_total = s.batch * s.height, out_row = ax.out_size * C;
+    parallel_for((rows_total + R - 1) / R, threads, [&](int64_t begin, int64_t end) {
+        std::vector<T> tb(static_cast<size_t>(s.width) * L);
+        alignas(64) Acc acc[L];
+        alignas(64) T res[L];
+        for (int64_t blk = begin; blk < end; ++blk) {
+            const int64_t r0 = blk * R;
+            const int rows = static_cast<int>(std::min<int64_t>(R, rows_total - r0));
+            gather_block<T, C, L>(in, s, r0, tb.data());
+            T* dst = out + r0 * out_row;
+            for (int64_t o = 0; o < ax.out_size; ++o) {
+                const int32_t* idx = ax.index + o * ax.taps;
+                const Acc* wt = w + o * ax.taps;
+                {
+                    const T* src = tb.data() + int64_t{idx[0]} * L;
+                    const Acc w0 = wt[0];
+                    for (int j = 0; j < L; ++j) acc[j] = w0 * static_cast<Acc>(src[j]);
+                }
+                for (int k = 1; k < ax.taps; ++k) {
+                    const T* src = tb.data() + int64_t{idx[k]} * L;
+                    const Acc wk = wt[k];
+                    for (int j = 0; j < L; ++j) acc[j] += wk * static_cast<Acc>(src[j]);
+                }
+                for (int j = 0; j < L; ++j) res[j] = PixelTraits<T>::store(acc[j]);
+                scatter_column<T, C>(res, dst, out_row, o, rows);
+            }
+        }
+    });
 }
 
 template <typename T>
 void horizontal_pass(const T* in, T* out, const Shape& s, const ResampleAxis& ax, int threads) {
     using Acc = typename PixelTraits<T>::Acc;
     const std::vector<Acc> w(ax.weight, ax.weight + ax.out_size * ax.taps);
-    parallel_for(s.batch * s.height, threads, [&](int64_t begin, int64_t end) {
-        switch (s.channels) {
-            case 1: horizontal_rows<T, 1>(in, out, s, ax, w.data(), begin, end); break;
-            case 2: horizontal_rows<T, 2>(in, out, s, ax, w.data(), begin, end); break;
-            case 3: horizontal_rows<T, 3>(in, out, s, ax, w.data(), begin, end); break;
-            case 4: horizontal_rows<T, 4>(in, out, s, ax, w.data(), begin, end); break;
-            default: horizontal_rows<T, 0>(in, out, s, ax, w.data(), begin, end); break;
-        }
-    });
+    switch (s.channels) {
+        case 1: return horizontal_blocks<T, 1>(in, out, s, ax, w.data(), threads);
+        case 2: return horizontal_blocks<T, 2>(in, out, s, ax, w.data(), threads);
+        case 3: return horizontal_blocks<T, 3>(in, out, s, ax, w.data(), threads);
+        case 4: return horizontal_blocks<T, 4>(in, out, s, ax, w.data(), threads);
+        default:
+            parallel_for(s.batch * s.height, threads, [&](int64_t begin, int64_t end) {
+                horizontal_rows<T>(in, out, s, ax, w.data(), begin, end);
+            });
+    }
 }
 
 // ---- uint8 fixed point ----------------------------------------------------------------------
@@ -238,10 +287,10 @@ void vertical_pass_u8(const uint8_t* in, uint8_t* out, const Shape& s, const Res
     });
 }
 
-template <int C>
+// Channels beyond 4: one row at a time, scalar.
 void horizontal_rows_u8(const uint8_t* in, uint8_t* out, const Shape& s, const ResampleAxis& ax,
                         const FixedTable& f, int64_t begin, int64_t end) {
-    const int64_t ch = C > 0 ? C : s.channels;
+    const int64_t ch = s.channels;
     const int taps = ax.taps;
     const int32_t half = int32_t{1} << (f.shift - 1), mask = (int32_t{1} << f.shift) - 1;
     for (int64_t r = begin; r < end; ++r) {
@@ -251,43 +300,80 @@ void horizontal_rows_u8(const uint8_t* in, uint8_t* out, const Shape& s, const R
             const int32_t* idx = ax.index + o * taps;
             const int32_t* qt = f.q.data() + o * taps;
             const int32_t lo = f.near[o], hi = mask + 1 - f.near[o];
-            for (int64_t c0 = 0; c0 < ch; c0 += (C > 0 ? C : 1)) {
-                constexpr int n = C > 0 ? C : 1;
-                int32_t acc[n];
-                const uint8_t* p = src + int64_t{idx[0]} * ch + c0;
-                for (int c = 0; c < n; ++c) acc[c] = qt[0] * static_cast<int32_t>(p[c]);
-                for (int k = 1; k < taps; ++k) {
-                    p = src + int64_t{idx[k]} * ch + c0;
-                    const int32_t qk = qt[k];
-                    for (int c = 0; c < n; ++c) acc[c] += qk * static_cast<int32_t>(p[c]);
-                }
-                for (int c = 0; c < n; ++c) {
-                    const int32_t v = acc[c] + half;
-                    const int32_t frac = v & mask;
-                    uint8_t value = clamp_u8(v >> f.shift);
-                    if (frac < lo || frac > hi) {
-                        const int64_t cc = c0 + c;
-                        value = exact_u8(ax.weight + o * taps, taps,
-                                         [&](int k) { return src[int64_t{idx[k]} * ch + cc]; });
-                    }
-                    dst[o * ch + c0 + c] = value;
-                }
+            for (int64_t c = 0; c < ch; ++c) {
+                int32_t acc = qt[0] * static_cast<int32_t>(src[int64_t{idx[0]} * ch + c]);
+                for (int k = 1; k < taps; ++k) acc += qt[k] * static_cast<int32_t>(src[int64_t{idx[k]} * ch + c]);
+                const int32_t v = acc + half, frac = v & mask;
+                dst[o * ch + c] = (frac < lo || frac > hi)
+                                      ? exact_u8(ax.weight + o * taps, taps,
+                                                 [&](int k) { return src[int64_t{idx[k]} * ch + c]; })
+                                      : clamp_u8(v >> f.shift);
             }
         }
     }
 }
 
-void horizontal_pass_u8(const uint8_t* in, uint8_t* out, const Shape& s, const ResampleAxis& ax, int threads) {
-    const FixedTable f = make_fixed(ax);
-    parallel_for(s.batch * s.height, threads, [&](int64_t begin, int64_t end) {
-        switch (s.channels) {
-            case 1: horizontal_rows_u8<1>(in, out, s, ax, f, begin, end); break;
-            case 2: horizontal_rows_u8<2>(in, out, s, ax, f, begin, end); break;
-            case 3: horizontal_rows_u8<3>(in, out, s, ax, f, begin, end); break;
-            case 4: horizontal_rows_u8<4>(in, out, s, ax, f, begin, end); break;
-            default: horizontal_rows_u8<0>(in, out, s, ax, f, begin, end); break;
+template <int C>
+void horizontal_blocks_u8(const uint8_t* in, uint8_t* out, const Shape& s, const ResampleAxis& ax,
+                          const FixedTable& f, int threads) {
+    constexpr int L = 48, R = L / C;
+    const int64_t rows_total = s.batch * s.height, out_row = ax.out_size * C;
+    const int32_t half = int32_t{1} << (f.shift - 1), mask = (int32_t{1} << f.shift) - 1;
+    parallel_for((rows_total + R - 1) / R, threads, [&](int64_t begin, int64_t end) {
+        std::vector<uint8_t> tb(static_cast<size_t>(s.width) * L);
+        alignas(64) int32_t acc[L];
+        alignas(64) uint8_t res[L];
+        for (int64_t blk = begin; blk < end; ++blk) {
+            const int64_t r0 = blk * R;
+            const int rows = static_cast<int>(std::min<int64_t>(R, rows_total - r0));
+            gather_block<uint8_t, C, L>(in, s, r0, tb.data());
+            uint8_t* dst = out + r0 * out_row;
+            for (int64_t o = 0; o < ax.out_size; ++o) {
+                const int32_t* idx = ax.index + o * ax.taps;
+                const int32_t* qt = f.q.data() + o * ax.taps;
+                {
+                    const uint8_t* src = tb.data() + int64_t{idx[0]} * L;
+                    const int32_t q0 = qt[0];
+                    for (int j = 0; j < L; ++j) acc[j] = q0 * static_cast<int32_t>(src[j]);
+                }
+                for (int k = 1; k < ax.taps; ++k) {
+                    const uint8_t* src = tb.data() + int64_t{idx[k]} * L;
+                    const int32_t qk = qt[k];
+                    for (int j = 0; j < L; ++j) acc[j] += qk * static_cast<int32_t>(src[j]);
+                }
+                const int32_t lo = f.near[o], hi = mask + 1 - f.near[o];
+                int32_t risky = 0;
+                for (int j = 0; j < L; ++j) {
+                    const int32_t v = acc[j] + half, frac = v & mask;
+                    risky |= static_cast<int32_t>(frac < lo) | static_cast<int32_t>(frac > hi);
+                    res[j] = clamp_u8(v >> f.shift);
+                }
+                if (risky) {
+                    for (int j = 0; j < L; ++j) {
+                        const int32_t frac = (acc[j] + half) & mask;
+                        if (frac < lo || frac > hi)
+                            res[j] = exact_u8(ax.weight + o * ax.taps, ax.taps,
+                                              [&](int k) { return tb[int64_t{idx[k]} * L + j]; });
+                    }
+                }
+                scatter_column<uint8_t, C>(res, dst, out_row, o, rows);
+            }
         }
     });
+}
+
+void horizontal_pass_u8(const uint8_t* in, uint8_t* out, const Shape& s, const ResampleAxis& ax, int threads) {
+    const FixedTable f = make_fixed(ax);
+    switch (s.channels) {
+        case 1: return horizontal_blocks_u8<1>(in, out, s, ax, f, threads);
+        case 2: return horizontal_blocks_u8<2>(in, out, s, ax, f, threads);
+        case 3: return horizontal_blocks_u8<3>(in, out, s, ax, f, threads);
+        case 4: return horizontal_blocks_u8<4>(in, out, s, ax, f, threads);
+        default:
+            parallel_for(s.batch * s.height, threads, [&](int64_t begin, int64_t end) {
+                horizontal_rows_u8(in, out, s, ax, f, begin, end);
+            });
+    }
 }
 
 // ---- two passes -----------------------------------------------------------------------------
