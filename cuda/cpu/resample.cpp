@@ -231,7 +231,7 @@ FixedTable make_fixed(const ResampleAxis& ax) {
     return f;
 }
 
-inline uint8_t clamp_u8(int32_t r) { return static_cast<uint8_t>(r < 0 ? 0 : (r > 255 ? 255 : r)); }
+inline uint8_t clamp_u8(int32_t r) { return static_cast<uint8_t>(std::min(std::max(r, 0), 255)); }
 
 // floor(v + 0.5) of the exact double sum, clipped (the reference result).
 template <typename Load>
@@ -244,8 +244,9 @@ inline uint8_t exact_u8(const double* wt, int taps, Load&& load) {
 void vertical_pass_u8(const uint8_t* in, uint8_t* out, const Shape& s, const ResampleAxis& ax, int threads) {
     const FixedTable f = make_fixed(ax);
     const int64_t row = s.row();
-    const int32_t half = int32_t{1} << (f.shift - 1), mask = (int32_t{1} << f.shift) - 1;
-    parallel_for(s.batch * ax.out_size, threads, [&](int64_t begin, int64_t end) {
+    const int shift = f.shift;  // a local: uint8 stores may alias anything the loops read through f
+    const int32_t half = int32_t{1} << (shift - 1), mask = (int32_t{1} << shift) - 1;
+    parallel_for(s.batch * ax.out_size, threads, [&, shift, half, mask, row](int64_t begin, int64_t end) {
         std::vector<int32_t> acc(kChunk);
         for (int64_t t = begin; t < end; ++t) {
             const int64_t b = t / ax.out_size, o = t % ax.out_size;
@@ -267,12 +268,14 @@ void vertical_pass_u8(const uint8_t* in, uint8_t* out, const Shape& s, const Res
                     const int32_t qk = qt[k];
                     for (int64_t j = 0; j < n; ++j) a[j] += qk * static_cast<int32_t>(src[j]);
                 }
+                uint8_t* d = dst + j0;
+                for (int64_t j = 0; j < n; ++j) d[j] = clamp_u8((a[j] + half) >> shift);
                 int32_t risky = 0;
-                for (int64_t j = 0; j < n; ++j) {
-                    const int32_t v = a[j] + half;
-                    const int32_t frac = v & mask;
-                    risky |= static_cast<int32_t>(frac < lo) | static_cast<int32_t>(frac > hi);
-                    dst[j0 + j] = clamp_u8(v >> f.shift);
+                if (lo > 0) {
+                    for (int64_t j = 0; j < n; ++j) {
+                        const int32_t frac = (a[j] + half) & mask;
+                        risky |= static_cast<int32_t>(frac < lo) | static_cast<int32_t>(frac > hi);
+                    }
                 }
                 if (risky) {
                     for (int64_t j = 0; j < n; ++j) {
@@ -292,7 +295,8 @@ void horizontal_rows_u8(const uint8_t* in, uint8_t* out, const Shape& s, const R
                         const FixedTable& f, int64_t begin, int64_t end) {
     const int64_t ch = s.channels;
     const int taps = ax.taps;
-    const int32_t half = int32_t{1} << (f.shift - 1), mask = (int32_t{1} << f.shift) - 1;
+    const int shift = f.shift;  // a local: uint8 stores may alias anything the loops read through f
+    const int32_t half = int32_t{1} << (shift - 1), mask = (int32_t{1} << shift) - 1;
     for (int64_t r = begin; r < end; ++r) {
         const uint8_t* src = in + r * s.row();
         uint8_t* dst = out + r * ax.out_size * ch;
@@ -307,7 +311,7 @@ void horizontal_rows_u8(const uint8_t* in, uint8_t* out, const Shape& s, const R
                 dst[o * ch + c] = (frac < lo || frac > hi)
                                       ? exact_u8(ax.weight + o * taps, taps,
                                                  [&](int k) { return src[int64_t{idx[k]} * ch + c]; })
-                                      : clamp_u8(v >> f.shift);
+                                      : clamp_u8(v >> shift);
             }
         }
     }
@@ -318,8 +322,9 @@ void horizontal_blocks_u8(const uint8_t* in, uint8_t* out, const Shape& s, const
                           const FixedTable& f, int threads) {
     constexpr int L = 48, R = L / C;
     const int64_t rows_total = s.batch * s.height, out_row = ax.out_size * C;
-    const int32_t half = int32_t{1} << (f.shift - 1), mask = (int32_t{1} << f.shift) - 1;
-    parallel_for((rows_total + R - 1) / R, threads, [&](int64_t begin, int64_t end) {
+    const int shift = f.shift;  // a local: uint8 stores may alias anything the loops read through f
+    const int32_t half = int32_t{1} << (shift - 1), mask = (int32_t{1} << shift) - 1;
+    parallel_for((rows_total + R - 1) / R, threads, [&, shift, half, mask](int64_t begin, int64_t end) {
         std::vector<uint8_t> tb(static_cast<size_t>(s.width) * L);
         alignas(64) int32_t acc[L];
         alignas(64) uint8_t res[L];
@@ -346,7 +351,7 @@ void horizontal_blocks_u8(const uint8_t* in, uint8_t* out, const Shape& s, const
                 for (int j = 0; j < L; ++j) {
                     const int32_t v = acc[j] + half, frac = v & mask;
                     risky |= static_cast<int32_t>(frac < lo) | static_cast<int32_t>(frac > hi);
-                    res[j] = clamp_u8(v >> f.shift);
+                    res[j] = clamp_u8(v >> shift);
                 }
                 if (risky) {
                     for (int j = 0; j < L; ++j) {
