@@ -50,7 +50,7 @@ def test_image(width: int, height: int) -> np.ndarray:
     """Kodak kodim23 resampled to width x height (Lanczos), or a synthetic image without the data."""
     if IMAGE.is_file():
         with Image.open(IMAGE) as image:
-            return np.asarray(image.convert("RGB").resize((width, height), Image.LANCZOS))
+            return np.array(image.convert("RGB").resize((width, height), Image.LANCZOS))
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:height, 0:width] / max(height, width)
     base = np.stack([np.sin(9 * x + 4 * y + c) + 0.5 * np.sin(40 * x * y + c) for c in range(3)], -1)
