@@ -1,4 +1,5 @@
-"""The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`.
+"""The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
+`inr resize IN... -o OUT --scale S | --size WxH`.
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
 running it. Writes are atomic and never overwrite without --force; bad input ends with
@@ -144,11 +145,99 @@ def _to_pil(image) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(image))
 
 
+# --- resize ---------------------------------------------------------------------------
+
+def _add_resize(parser: argparse.ArgumentParser) -> None:
+    from inr._resample_tables import ALIASES, KERNELS
+
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file (one input file) or folder (several inputs or a folder; created if missing)")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--scale", type=_positive(float), help="output size = input size x SCALE (any positive real)")
+    group.add_argument("--size", type=_size, help="output size WxH")
+    parser.add_argument("--kernel", default="bicubic", choices=sorted(KERNELS) + sorted(ALIASES),
+                        help="resampling kernel (default bicubic: Keys a=-0.5, MATLAB imresize)")
+    parser.add_argument("--no-antialias", action="store_true", help="do not widen the kernel when downscaling")
+    parser.add_argument("--threads", type=_positive(int), help="CPU threads (default: torch's)")
+
+
+def _image_files(folder: str) -> List[str]:
+    extensions = set(Image.registered_extensions())
+    names = sorted(n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in extensions)
+    return [os.path.join(folder, n) for n in names if os.path.isfile(os.path.join(folder, n))]
+
+
+def _resize_jobs(inputs: List[str], output: str) -> Tuple[List[Tuple[str, str]], bool]:
+    """(input file, output file) pairs, and whether `output` is a folder. A single input
+    file goes to the file `output` unless that is an existing folder."""
+    files: List[str] = []
+    batch = len(inputs) > 1
+    for path in inputs:
+        if os.path.isdir(path):
+            batch = True
+            found = _image_files(path)
+            if not found:
+                raise CLIError(f"{path}: no image files in this folder")
+            files += found
+        else:
+            _check_input(path)
+            files.append(path)
+    if not batch and not os.path.isdir(output):
+        return [(files[0], output)], False
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise CLIError(f"{output} is not a folder (several inputs need an output folder)")
+    jobs = [(f, os.path.join(output, os.path.basename(f))) for f in files]
+    seen: Dict[str, str] = {}
+    for source, target in jobs:
+        key = os.path.abspath(target)
+        if key in seen:
+            raise CLIError(f"{seen[key]} and {source} would both be written to {target}")
+        seen[key] = source
+    return jobs, True
+
+
+def _run_resize(args: argparse.Namespace) -> None:
+    import torch
+    from tqdm.auto import tqdm
+
+    from inr.fit import atomic_write
+    from inr.resample import resize
+
+    jobs, to_folder = _resize_jobs(args.inputs, args.output)
+    if to_folder:
+        os.makedirs(args.output, exist_ok=True)
+    for _, target in jobs:  # every check before any work: no partial batch on a usage error
+        _check_output(target, args.force)
+        if Image.registered_extensions().get(os.path.splitext(target)[1].lower()) is None:
+            raise CLIError(f"{target}: unknown image format; use an extension like .png")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    progress = tqdm(jobs, unit="image", disable=args.quiet or len(jobs) == 1, desc="resize")
+    for source, target in progress:
+        image = _read_image(source)
+        try:
+            out = resize(image, scale=args.scale, size=args.size, kernel=args.kernel,
+                         antialias=not args.no_antialias)
+        except ValueError as error:
+            raise CLIError(f"{source}: {error}") from None
+        image_format = Image.registered_extensions()[os.path.splitext(target)[1].lower()]
+        try:
+            atomic_write(target, lambda f: out.save(f, format=image_format))
+        except (OSError, ValueError, KeyError) as error:
+            raise CLIError(f"{target}: cannot write a {out.mode} image as {image_format} ({error})") from None
+        if not args.quiet and not to_folder:
+            print(f"{target}: {out.width}x{out.height} {out.mode}")
+    if not args.quiet and to_folder:
+        print(f"{args.output}: {len(jobs)} images resized")
+
+
 # --- dispatch -------------------------------------------------------------------------
 
 COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
     "fit": ("fit an image with a hash-grid field and save it", _add_fit, _run_fit),
     "render": ("render a saved fit at any size", _add_render, _run_render),
+    "resize": ("resize images (bicubic, Lanczos, ...; MATLAB-imresize exact)", _add_resize, _run_resize),
 }
 
 

@@ -11,6 +11,8 @@
 namespace nb = nanobind;
 using namespace nb::literals;
 
+void bind_resample(nb::module_& m);  // cpu_resample.cpp
+
 namespace {
 
 template <typename T, typename... Extra>
@@ -75,6 +77,7 @@ inr::cpu::StridedEncoding strided_encoding(const strided_array& array, const inr
 NB_MODULE(_inr_cpu, m) {
     m.doc() = "inr CPU backend (threaded C++)";
     m.def("instruction_set", &inr::cpu::instruction_set, "Instruction set of the kernels in use.");
+    bind_resample(m);
 
     m.def(
         "hash_grid_forward",
