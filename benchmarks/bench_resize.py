@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, busy_machine_note, machine_info, markdown_table, result, time_fn, write_json  # noqa: E402
+from common import RESULTS_DIR, busy_machine_note, machine_info, report, result, time_fn  # noqa: E402
 
 import inr  # noqa: E402
 
@@ -134,7 +134,7 @@ def bench_scale(image: np.ndarray, scale: float, repeats: Dict[str, int], skip_s
     return rows
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="960x540 input: a smoke run")
     parser.add_argument("--threads", type=int, default=None, help="threads for inr and torch (default: cores)")
@@ -169,13 +169,8 @@ def main() -> None:
     settings = {"quick": args.quick, "size": [width, height], "threads": threads, "repeats": repeats,
                 "image": str(IMAGE) if IMAGE.is_file() else "synthetic"}
     name = "resize_cpu_quick" if args.quick else "resize_cpu"
-    path = write_json(name, rows, path=args.output or RESULTS_DIR / f"{name}.json", settings=settings,
-                      notes=notes, machine=machine)
-    import json
-
-    print(markdown_table(json.loads(path.read_text()), baseline_label="other library"))
-    log(f"wrote {path}")
-
+    return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "other library", log,
+                  settings=settings, notes=notes, machine=machine)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
