@@ -47,8 +47,8 @@ def test_backends_report_matches_build():
 def test_nvcc_present_means_cuda_built():
     if not os.path.exists(NVCC):
         pytest.skip(f"{NVCC} not found")
-    if os.environ.get("INR_CUDA", "").upper() in ("OFF", "0"):
-        pytest.skip("INR_CUDA=OFF")
+    if getattr(build_config, "CUDA_MODE", "AUTO") in ("OFF", "0"):
+        pytest.skip("built with INR_CUDA=OFF")
     assert build_config.CUDA_BUILT, f"{NVCC} exists but the CUDA backend was not built"
 
 
