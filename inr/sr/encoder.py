@@ -6,8 +6,8 @@ from torch import nn
 
 __all__ = ["EDSREncoder", "ENCODER_SIZES", "make_encoder"]
 
-# name -> (n_feats, n_blocks). "large" is EDSR-baseline (64 feats, 16 blocks).
-ENCODER_SIZES = {"small": (32, 8), "large": (64, 16)}
+# name -> (n_feats, n_blocks). "large" is EDSR-baseline (64 feats, 16 blocks); "tiny" is for tests.
+ENCODER_SIZES = {"tiny": (8, 1), "small": (32, 8), "large": (64, 16)}
 
 # DIV2K RGB mean, as EDSR's MeanShift; inputs are in [0, 1].
 _RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -52,7 +52,7 @@ class EDSREncoder(nn.Module):
 
 
 def make_encoder(size: str = "small") -> EDSREncoder:
-    """EDSR encoder by size name: "small" (32 feats, 8 blocks) or "large" (64, 16)."""
+    """EDSR encoder by size name: "small" (32 feats, 8 blocks), "large" (64, 16), "tiny" (8, 1)."""
     if size not in ENCODER_SIZES:
         raise ValueError(f"unknown encoder size {size!r}; choose from {sorted(ENCODER_SIZES)}")
     n_feats, n_blocks = ENCODER_SIZES[size]
