@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from inr.sr import CUFHead, EDSREncoder, LIIFHead, SRModel, make_model
-from inr.sr.cuf import cosine_encoding
+from inr.sr.cuf import cosine_encoding, use_phase_conv
 from inr.sr.grid import nearest_phase
 from inr.sr.models import out_size_for
 
@@ -67,7 +67,14 @@ def test_integer_scale_has_s_squared_phases():
         assert torch.unique(off).numel() == s
 
 
-@pytest.mark.parametrize("out_size", [(20, 24), (19, 22), (10, 20), (50, 61)])
+def test_phase_conv_chosen_for_integer_scales():
+    assert use_phase_conv(4, 4, 5, 6, 20, 24)          # x4
+    assert use_phase_conv(2, 3, 5, 6, 10, 18)          # (x2, x3)
+    assert not use_phase_conv(19, 22, 5, 6, 19, 22)    # x3.8 / x3.67: a phase per pixel
+
+
+# (20, 24), (10, 18), (15, 15): integer scales (per-phase convolution); others: gather path
+@pytest.mark.parametrize("out_size", [(20, 24), (10, 18), (15, 12), (19, 22), (10, 20), (50, 61)])
 def test_cuf_phase_cache_equals_per_pixel(out_size):
     m = tiny_model("cuf")
     lr = torch.rand(2, 3, 5, 6)

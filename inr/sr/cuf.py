@@ -12,6 +12,9 @@ The filter weights depend only on the output pixel's phase (its offset to the ne
 centre, per axis) and on the scale, so with `phase_cache=True` (default) they are
 computed once per distinct (row phase, column phase) pair and shared across the image: an
 integer scale s has s x s phases, so the hypernetwork cost no longer grows with the image.
+When the phases are few (integer scales), the filter bank is also applied as one depthwise
+convolution per phase on the LR grid ("instantiated" filters, a sub-pixel convolution) and
+each output pixel picks its phase plane; otherwise the 9 taps are gathered per output pixel.
 """
 from __future__ import annotations
 
@@ -92,16 +95,47 @@ class CUFHead(nn.Module):
         else:
             inv_y = torch.arange(big_h, device=feat.device)
             inv_x = torch.arange(big_w, device=feat.device)
-        wts = self.filters(oy, ox, scale).permute(2, 3, 0, 1)               # [9, C, P, Q]
-        acc = feat.new_zeros(n, c, big_h, big_w)
-        for k in range(N_TAPS):
-            dy, dx = k // 3 - 1, k % 3 - 1
-            rows = (iy + dy).clamp(0, h - 1)
-            cols = (ix + dx).clamp(0, w - 1)
-            tap = feat.index_select(2, rows).index_select(3, cols)          # [N, C, H, W]
-            wk = wts[k].index_select(1, inv_y).index_select(2, inv_x)       # [C, H, W]
-            acc = acc + tap * wk
+        wts = self.filters(oy, ox, scale)                                   # [P, Q, 9, C]
+        if cache and use_phase_conv(oy.numel(), ox.numel(), h, w, big_h, big_w):
+            acc = _filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x)
+        else:
+            acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
         out = self.decoder(acc)
         if self.residual:
             out = out + F.interpolate(lr, size=(big_h, big_w), mode="bicubic", align_corners=False)
         return out
+
+
+def use_phase_conv(p: int, q: int, h: int, w: int, big_h: int, big_w: int) -> bool:
+    """Whether the per-phase convolution costs at most 1.25x the per-pixel gather: true for
+    integer scales (s x s phases), false for most non-integer ones (up to one phase per pixel)."""
+    return p * q * h * w <= 1.25 * big_h * big_w
+
+
+def _filter_sum_gather(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
+                       inv_y: torch.Tensor, inv_x: torch.Tensor) -> torch.Tensor:
+    """Per output pixel: sum over taps of filter * gathered feature -> [N, C, H, W]."""
+    n, c, h, w = feat.shape
+    wts = wts.permute(2, 3, 0, 1)                                       # [9, C, P, Q]
+    acc = None
+    for ky in range(3):
+        rows_feat = feat.index_select(2, (iy + ky - 1).clamp(0, h - 1))     # [N, C, H, w]
+        for kx in range(3):
+            k = ky * 3 + kx
+            tap = rows_feat.index_select(3, (ix + kx - 1).clamp(0, w - 1))  # [N, C, H, W]
+            wk = wts[k].index_select(1, inv_y).index_select(2, inv_x)       # [C, H, W]
+            acc = tap * wk if acc is None else acc + tap * wk
+    return acc
+
+
+def _filter_sum_conv(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
+                     inv_y: torch.Tensor, inv_x: torch.Tensor) -> torch.Tensor:
+    """The same sum as an "instantiated" filter bank: one depthwise 3x3 convolution of the
+    LR features per phase (as a sub-pixel convolution), then a gather of each output
+    pixel's phase plane at its nearest LR pixel -> [N, C, H, W]."""
+    n, c, h, w = feat.shape
+    p, q = wts.shape[:2]
+    kernel = wts.permute(3, 0, 1, 2).reshape(c * p * q, 1, 3, 3)        # tap k = 3 * (dy+1) + (dx+1)
+    planes = F.conv2d(F.pad(feat, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)  # [N, C*P*Q, h, w]
+    planes = planes.view(n, c, p, q, h, w).permute(0, 1, 2, 4, 3, 5).reshape(n, c, p * h, q * w)
+    return planes.index_select(2, inv_y * h + iy).index_select(3, inv_x * w + ix)

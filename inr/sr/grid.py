@@ -27,10 +27,9 @@ def axis_coords(n_out: int, n_in: int, device=None) -> torch.Tensor:
 def nearest_phase(n_out: int, n_in: int, device=None) -> Tuple[torch.Tensor, torch.Tensor]:
     """Nearest LR index [n_out] (int64, in 0..n_in-1) and offset [n_out] (float64, in [-0.5, 0.5]).
 
-    The offset is x_in - index, quantised to 2^-20, and is not clamped at the borders
-    beyond [-0.5, 0.5]: for scale >= 1 every output pixel lies within half a pixel of an
-    LR centre. For scale < 1 border pixels can also be exactly +-0.5 at most, since the
-    index is round(x_in) clamped and x_in stays within [-0.5, n_in - 0.5].
+    The offset is x_in - index, quantised to multiples of 2^-20. For scale >= 1 every
+    output centre lies in [-0.5 + 0.5/scale, in - 0.5 - 0.5/scale], so the clamp never
+    bites and |offset| <= 0.5.
     """
     x = axis_coords(n_out, n_in, device)
     idx = torch.floor(x + 0.5).clamp_(0, n_in - 1)
