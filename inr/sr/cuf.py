@@ -1,0 +1,141 @@
+"""CUF head: continuous upsampling filters (Vasconcelos et al., "CUF: Continuous Upsampling
+Filters", ICCV 2023), DESIGN.md section 5.
+
+For each output pixel, the 3x3 neighbourhood of LR features around the nearest LR pixel is
+gathered; a tiny hypernetwork maps (cosine-encoded sub-pixel offset, 1/scale per axis, tap
+index) to one weight per feature channel (a depthwise filter); the filtered sum over the
+9 taps goes through a 2-layer decoder to RGB. The head also adds the bicubic upsampling
+of the LR image (`torch.nn.functional.interpolate`, bicubic a = -0.75, same pixel-centre
+convention) as a residual, so the network predicts the detail that bicubic misses.
+
+The filter weights depend only on the output pixel's phase (its offset to the nearest LR
+centre, per axis) and on the scale, so with `phase_cache=True` (default) they are
+computed once per distinct (row phase, column phase) pair and shared across the image: an
+integer scale s has s x s phases, so the hypernetwork cost no longer grows with the image.
+When the phases are few (integer scales), the filter bank is also applied as one depthwise
+convolution per phase on the LR grid ("instantiated" filters, a sub-pixel convolution) and
+each output pixel picks its phase plane; otherwise the 9 taps are gathered per output pixel.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from inr.sr.grid import nearest_phase
+
+__all__ = ["CUFHead", "cosine_encoding"]
+
+N_TAPS = 9  # 3x3 neighbourhood, tap k = (dy + 1) * 3 + (dx + 1) for dy, dx in {-1, 0, 1}
+
+
+def cosine_encoding(off: torch.Tensor, n_freq: int) -> torch.Tensor:
+    """[...] offsets in [-0.5, 0.5] -> [..., n_freq] cos(pi k (off + 0.5)), k = 1..n_freq."""
+    k = torch.arange(1, n_freq + 1, dtype=off.dtype, device=off.device)
+    return torch.cos(math.pi * k * (off.unsqueeze(-1) + 0.5))
+
+
+class CUFHead(nn.Module):
+    """Features [N, C, h, w] + LR image [N, 3, h, w] -> RGB [N, 3, H, W] at any scale.
+
+    n_feats: encoder channels C (= filter weights per tap).
+    hyper_width / hyper_layers: the hypernetwork MLP (ReLU), `hyper_layers` linear layers.
+    n_freq: cosine frequencies per offset axis.
+    dec_hidden: width of the decoder's hidden layer (2 dense layers, as 1x1 convolutions).
+    residual: add the bicubic upsampled LR to the output.
+    phase_cache: compute filters once per distinct phase (True) or per pixel (False);
+        both give the same result up to float summation order.
+    """
+
+    def __init__(self, n_feats: int = 64, hyper_width: int = 32, hyper_layers: int = 4, n_freq: int = 6,
+                 dec_hidden: int = 64, residual: bool = True, phase_cache: bool = True) -> None:
+        super().__init__()
+        self.n_feats, self.n_freq, self.residual, self.phase_cache = n_feats, n_freq, residual, phase_cache
+        n_in = 2 * n_freq + 2 + N_TAPS
+        layers = []
+        for i in range(hyper_layers):
+            last = i == hyper_layers - 1
+            layers.append(nn.Linear(n_in if i == 0 else hyper_width, n_feats if last else hyper_width))
+            if not last:
+                layers.append(nn.ReLU(inplace=True))
+        self.hyper = nn.Sequential(*layers)
+        self.decoder = nn.Sequential(nn.Conv2d(n_feats, dec_hidden, 1), nn.ReLU(inplace=True),
+                                     nn.Conv2d(dec_hidden, 3, 1))
+
+    def filters(self, off_y: torch.Tensor, off_x: torch.Tensor, scale: Tuple[float, float]) -> torch.Tensor:
+        """Offsets [P] (rows) and [Q] (columns) -> depthwise filter weights [P, Q, 9, C]."""
+        dtype = self.hyper[0].weight.dtype
+        p, q = off_y.numel(), off_x.numel()
+        ey = cosine_encoding(off_y, self.n_freq).to(dtype)                 # [P, n_freq]
+        ex = cosine_encoding(off_x, self.n_freq).to(dtype)                 # [Q, n_freq]
+        dev = ey.device
+        inv_scale = torch.tensor([1.0 / scale[0], 1.0 / scale[1]], dtype=dtype, device=dev)
+        taps = torch.eye(N_TAPS, dtype=dtype, device=dev)                   # [9, 9]
+        x = torch.cat([ey[:, None, None, :].expand(p, q, N_TAPS, -1),
+                       ex[None, :, None, :].expand(p, q, N_TAPS, -1),
+                       inv_scale.expand(p, q, N_TAPS, 2),
+                       taps.expand(p, q, N_TAPS, N_TAPS)], dim=-1)         # [P, Q, 9, n_in]
+        return self.hyper(x)                                                # [P, Q, 9, C]
+
+    def forward(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
+                phase_cache: Optional[bool] = None) -> torch.Tensor:
+        """feat [N, C, h, w], lr [N, 3, h, w], out_size (H, W) -> [N, 3, H, W]."""
+        n, c, h, w = feat.shape
+        big_h, big_w = int(out_size[0]), int(out_size[1])
+        scale = (big_h / h, big_w / w)
+        iy, oy = nearest_phase(big_h, h, feat.device)                       # [H], [H]
+        ix, ox = nearest_phase(big_w, w, feat.device)                       # [W], [W]
+        cache = self.phase_cache if phase_cache is None else phase_cache
+        if cache:
+            oy, inv_y = torch.unique(oy, return_inverse=True)               # [P], [H]
+            ox, inv_x = torch.unique(ox, return_inverse=True)               # [Q], [W]
+        else:
+            inv_y = torch.arange(big_h, device=feat.device)
+            inv_x = torch.arange(big_w, device=feat.device)
+        wts = self.filters(oy, ox, scale)                                   # [P, Q, 9, C]
+        if cache and use_phase_conv(oy.numel(), ox.numel(), h, w, big_h, big_w):
+            acc = _filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x)
+        else:
+            acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
+        out = self.decoder(acc)
+        if self.residual:
+            out = out + F.interpolate(lr, size=(big_h, big_w), mode="bicubic", align_corners=False)
+        return out
+
+
+def use_phase_conv(p: int, q: int, h: int, w: int, big_h: int, big_w: int) -> bool:
+    """Whether the per-phase convolution costs at most 1.25x the per-pixel gather: true for
+    integer scales (s x s phases), false for most non-integer ones (up to one phase per pixel)."""
+    return p * q * h * w <= 1.25 * big_h * big_w
+
+
+def _filter_sum_gather(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
+                       inv_y: torch.Tensor, inv_x: torch.Tensor) -> torch.Tensor:
+    """Per output pixel: sum over taps of filter * gathered feature -> [N, C, H, W]."""
+    n, c, h, w = feat.shape
+    wts = wts.permute(2, 3, 0, 1)                                       # [9, C, P, Q]
+    acc = None
+    for ky in range(3):
+        rows_feat = feat.index_select(2, (iy + ky - 1).clamp(0, h - 1))     # [N, C, H, w]
+        for kx in range(3):
+            k = ky * 3 + kx
+            tap = rows_feat.index_select(3, (ix + kx - 1).clamp(0, w - 1))  # [N, C, H, W]
+            wk = wts[k].index_select(1, inv_y).index_select(2, inv_x)       # [C, H, W]
+            acc = tap * wk if acc is None else acc + tap * wk
+    return acc
+
+
+def _filter_sum_conv(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
+                     inv_y: torch.Tensor, inv_x: torch.Tensor) -> torch.Tensor:
+    """The same sum as an "instantiated" filter bank: one depthwise 3x3 convolution of the
+    LR features per phase (as a sub-pixel convolution), then a gather of each output
+    pixel's phase plane at its nearest LR pixel -> [N, C, H, W]."""
+    n, c, h, w = feat.shape
+    p, q = wts.shape[:2]
+    kernel = wts.permute(3, 0, 1, 2).reshape(c * p * q, 1, 3, 3)        # tap k = 3 * (dy+1) + (dx+1)
+    planes = F.conv2d(F.pad(feat, (1, 1, 1, 1), mode="replicate"), kernel, groups=c)  # [N, C*P*Q, h, w]
+    planes = planes.view(n, c, p, q, h, w).permute(0, 1, 2, 4, 3, 5).reshape(n, c, p * h, q * w)
+    return planes.index_select(2, inv_y * h + iy).index_select(3, inv_x * w + ix)
