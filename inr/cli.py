@@ -1,5 +1,6 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
-`inr resize IN... -o OUT --scale S | --size WxH`.
+`inr resize IN... -o OUT --scale S | --size WxH`,
+`inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`.
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
 running it. Writes are atomic and never overwrite without --force; bad input ends with
@@ -197,39 +198,84 @@ def _resize_jobs(inputs: List[str], output: str) -> Tuple[List[Tuple[str, str]],
     return jobs, True
 
 
-def _run_resize(args: argparse.Namespace) -> None:
-    import torch
-    from tqdm.auto import tqdm
-
-    from inr.fit import atomic_write
-    from inr.resample import resize
-
+def _prepare_jobs(args: argparse.Namespace) -> Tuple[List[Tuple[str, str]], bool]:
+    """Jobs for a file/folder command (`inputs`, `output`, `force`), every output checked
+    before any work: no partial batch on a usage error."""
     jobs, to_folder = _resize_jobs(args.inputs, args.output)
     if to_folder:
         os.makedirs(args.output, exist_ok=True)
-    for _, target in jobs:  # every check before any work: no partial batch on a usage error
+    for _, target in jobs:
         _check_output(target, args.force)
         if Image.registered_extensions().get(os.path.splitext(target)[1].lower()) is None:
             raise CLIError(f"{target}: unknown image format; use an extension like .png")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    progress = tqdm(jobs, unit="image", disable=args.quiet or len(jobs) == 1, desc="resize")
+    return jobs, to_folder
+
+
+def _write_image(target: str, image: Image.Image) -> None:
+    from inr.fit import atomic_write
+
+    image_format = Image.registered_extensions()[os.path.splitext(target)[1].lower()]
+    try:
+        atomic_write(target, lambda f: image.save(f, format=image_format))
+    except (OSError, ValueError, KeyError) as error:
+        raise CLIError(f"{target}: cannot write a {image.mode} image as {image_format} ({error})") from None
+
+
+def _run_batch(args: argparse.Namespace, name: str, verb: str, transform: Callable) -> None:
+    """Runs `transform(PIL image) -> PIL image` over the jobs of a file/folder command."""
+    from tqdm.auto import tqdm
+
+    jobs, to_folder = _prepare_jobs(args)
+    progress = tqdm(jobs, unit="image", disable=args.quiet or len(jobs) == 1, desc=name)
     for source, target in progress:
         image = _read_image(source)
         try:
-            out = resize(image, scale=args.scale, size=args.size, kernel=args.kernel,
-                         antialias=not args.no_antialias)
+            out = transform(image)
         except ValueError as error:
             raise CLIError(f"{source}: {error}") from None
-        image_format = Image.registered_extensions()[os.path.splitext(target)[1].lower()]
-        try:
-            atomic_write(target, lambda f: out.save(f, format=image_format))
-        except (OSError, ValueError, KeyError) as error:
-            raise CLIError(f"{target}: cannot write a {out.mode} image as {image_format} ({error})") from None
+        _write_image(target, out)
         if not args.quiet and not to_folder:
             print(f"{target}: {out.width}x{out.height} {out.mode}")
     if not args.quiet and to_folder:
-        print(f"{args.output}: {len(jobs)} images resized")
+        print(f"{args.output}: {len(jobs)} images {verb}")
+
+
+def _run_resize(args: argparse.Namespace) -> None:
+    import torch
+
+    from inr.resample import resize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _run_batch(args, "resize", "resized", lambda image: resize(
+        image, scale=args.scale, size=args.size, kernel=args.kernel, antialias=not args.no_antialias))
+
+
+# --- upsample -------------------------------------------------------------------------
+
+def _add_upsample(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output file (one input file) or folder (several inputs or a folder; created if missing)")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--scale", type=_positive(float), help="output size = input size x SCALE (any positive real)")
+    group.add_argument("--size", type=_size, help="output size WxH")
+    parser.add_argument("--model", default="default",
+                        help="SR model: a training checkpoint or weights file (default: the shipped weights)")
+    parser.add_argument("--device", default=None, help="torch device to run on (default cpu)")
+    parser.add_argument("--tile", type=int, default=None, help="LR tile side in pixels (default automatic, 0: none)")
+
+
+def _run_upsample(args: argparse.Namespace) -> None:
+    from inr.sr.upsample import resolve_model, upsample
+
+    if args.model != "default":
+        _check_input(args.model)
+    if args.tile is not None and args.tile < 0:
+        raise CLIError("--tile must be >= 0", code=2)
+    jobs_model = resolve_model(args.model)  # once, before any image; errors are one line
+    _run_batch(args, "upsample", "upsampled", lambda image: upsample(
+        image, scale=args.scale, size=args.size, model=jobs_model, device=args.device, tile=args.tile))
 
 
 # --- dispatch -------------------------------------------------------------------------
@@ -238,6 +284,7 @@ COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
     "fit": ("fit an image with a hash-grid field and save it", _add_fit, _run_fit),
     "render": ("render a saved fit at any size", _add_render, _run_render),
     "resize": ("resize images (bicubic, Lanczos, ...; MATLAB-imresize exact)", _add_resize, _run_resize),
+    "upsample": ("super-resolve images with a learned model at any scale", _add_upsample, _run_upsample),
 }
 
 

@@ -1,0 +1,296 @@
+"""`inr.upsample`: learned arbitrary-scale super-resolution of any image (DESIGN.md sections 5, 8).
+
+    inr.upsample(img, scale=None, size=None, model="default", device=None, tile=None)
+
+Images: numpy (HW/HWC, uint8/uint16/float32/float64), PIL (L, LA, RGB, RGBA, I;16, I, P)
+and torch (CHW/NCHW, uint8 or float in [0, 1]); the result has the input's type, dtype,
+layout and device, with values clipped to [0, 1] (integers rounded).
+
+Channels: RGB goes through the model. Gray images are replicated to RGB, upsampled, and
+the three output channels are averaged back to one (not processed as Y). An alpha channel
+(LA, RGBA) is resized with `inr.resize` (bicubic) to the same size.
+
+Scales: `scale` (a real, or (sy, sx)) gives an output of round(in * scale) per axis; `size=(h, w)`
+gives the size directly and the scale is out / in per axis. All scales 1: a copy. All scales
+<= 1: `inr.resize` with antialiasing. Mixed (one axis up, one down): the model upsamples the
+axes that grow, then `inr.resize` shrinks the others.
+
+Models: "default" (the shipped weights `inr/sr/weights/default.pt`), a path to a training
+checkpoint (`python -m inr.sr.train`) or to a weights file written by `save_weights`, or an
+`SRModel`. Weights-only format: a dict {"format": "inr.sr.weights", "version": 1,
+"config": model.config (make_model arguments), "state_dict": ...}, read by `load`.
+
+Tiling: large images are processed in overlapping LR tiles (`tile` LR pixels per side,
+None = automatic, 0 = never) for the CUF head: each tile's encoder input carries a margin
+of the encoder's receptive-field radius + 1 (the head's 3x3 neighbourhood; at least 2, the
+bicubic residual's support), and every output pixel is rendered from the tile that holds
+its nearest LR pixel with the global pixel mapping, so tiled output equals untiled output
+up to float summation order. Other heads run untiled.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import os
+from pathlib import Path
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from inr._image import from_tensor, to_tensor
+from inr.sr.cuf import CUFHead, _filter_sum_conv, _filter_sum_gather, use_phase_conv
+from inr.sr.grid import axis_coords, nearest_phase
+from inr.sr.models import SRModel, make_model, out_size_for
+
+__all__ = ["upsample", "load", "save_weights", "resolve_model", "DEFAULT_WEIGHTS", "receptive_radius"]
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
+WEIGHTS_FORMAT = "inr.sr.weights"
+TILE_OUT_PIXELS = 1 << 21  # automatic tiles hold about this many output pixels
+_CACHE: dict = {}
+
+ModelSpec = Union[str, os.PathLike, SRModel]
+
+
+# --- weights --------------------------------------------------------------------------
+
+def save_weights(model: SRModel, path: Union[str, os.PathLike]) -> None:
+    """Writes `model` as a small weights-only file (config + float state_dict), atomically."""
+    from inr.sr.train import atomic_save
+
+    if not isinstance(model, SRModel) or not model.config:
+        raise ValueError("save_weights needs an SRModel built by make_model (it records the config)")
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    atomic_save({"format": WEIGHTS_FORMAT, "version": 1, "config": dict(model.config), "state_dict": state},
+                Path(path))
+
+
+def load(path: Union[str, os.PathLike]) -> SRModel:
+    """An SRModel (eval mode, CPU) from a training checkpoint or a `save_weights` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle / zip errors come in many types
+        raise ValueError(f"{path}: not an inr SR model file ({error})") from None
+    if isinstance(data, dict) and data.get("format") == WEIGHTS_FORMAT:
+        config, state = data["config"], data["state_dict"]
+    elif isinstance(data, dict) and "model" in data and "config" in data:
+        config, state = data["config"], data["model"]
+    else:
+        raise ValueError(f"{path}: not an inr SR checkpoint or weights file")
+    model = make_model(config.get("size", "small"), config.get("head", "cuf"))
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def resolve_model(model: ModelSpec = "default") -> SRModel:
+    """"default", a path or an SRModel -> SRModel (files are cached by path and mtime)."""
+    if isinstance(model, SRModel):
+        return model
+    if isinstance(model, nn.Module):
+        raise TypeError(f"model must be an SRModel, got {type(model).__name__}")
+    if model == "default":
+        path = Path(DEFAULT_WEIGHTS)
+        if not path.is_file():
+            raise FileNotFoundError(
+                "inr.upsample: no pretrained super-resolution weights are shipped yet "
+                f"({path} is missing); pass model=PATH (a checkpoint from `python -m inr.sr.train` "
+                "or a file from inr.sr.save_weights) or an SRModel")
+    elif isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+    else:
+        raise TypeError(f"model must be 'default', a path or an SRModel, got {type(model).__name__}")
+    key = str(path.resolve())
+    stamp = path.stat().st_mtime_ns if path.is_file() else None
+    if key in _CACHE and _CACHE[key][0] == stamp:
+        return _CACHE[key][1]
+    loaded = load(path)
+    _CACHE[key] = (stamp, loaded)
+    return loaded
+
+
+# --- public entry ---------------------------------------------------------------------
+
+def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
+             size: Optional[Tuple[int, int]] = None, model: ModelSpec = "default",
+             device: Optional[Union[str, torch.device]] = None, tile: Optional[int] = None) -> Any:
+    """Super-resolves `img` by `scale` (real, or (sy, sx)) or to `size=(h, w)`; see the module doc.
+
+    device: torch device for the model (default: a torch input's device, else CPU).
+    tile: LR tile side in pixels (None: automatic from the output size; 0: no tiling).
+    """
+    chw, info = to_tensor(img)
+    h, w = chw.shape[-2:]
+    out_h, out_w = _target_size((h, w), scale, size)
+    if (out_h, out_w) == (h, w):
+        return _copy(img)
+    if out_h <= h and out_w <= w:
+        from inr.resample import resize
+        return resize(img, scale=scale, size=size, antialias=True)
+    if tile is not None and (not isinstance(tile, numbers.Integral) or tile < 0):
+        raise ValueError(f"tile must be a non-negative integer (0: no tiling), got {tile!r}")
+    net = resolve_model(model)
+    if device is None:
+        device = chw.device if info.kind == "torch" else "cpu"
+    device = torch.device(device)
+    up_h, up_w = max(out_h, h), max(out_w, w)
+    channels = chw.shape[0]
+    color = chw[:3] if channels >= 3 else chw[:1].expand(3, h, w)
+    out = _run_model(net, color.to(device), (up_h, up_w), tile)        # [3, up_h, up_w]
+    out = out.clamp_(0.0, 1.0)
+    if channels < 3:
+        out = out.mean(0, keepdim=True)
+    if channels in (2, 4):
+        from inr.resample import resize
+        alpha = resize(chw[-1:].to(device), size=(up_h, up_w), kernel="bicubic", antialias=True)
+        out = torch.cat([out, alpha.clamp(0.0, 1.0).to(out.dtype)], 0)
+    if (up_h, up_w) != (out_h, out_w):
+        from inr.resample import resize
+        out = resize(out, size=(out_h, out_w), antialias=True)
+    return from_tensor(out.to(chw.device if info.kind != "torch" else info.device), info)
+
+
+def _target_size(in_size: Tuple[int, int], scale, size) -> Tuple[int, int]:
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale and size")
+    if size is not None:
+        if len(size) != 2 or any(not isinstance(s, numbers.Integral) or s < 1 for s in size):
+            raise ValueError(f"size must be (height, width) with positive integers, got {size!r}")
+        return int(size[0]), int(size[1])
+    scales = (scale, scale) if isinstance(scale, numbers.Real) else tuple(scale)
+    if len(scales) != 2 or any(not isinstance(s, numbers.Real) or not (0 < s < math.inf) for s in scales):
+        raise ValueError(f"scale must be a positive finite real or (sy, sx), got {scale!r}")
+    out = out_size_for(in_size, scales)
+    if min(out) < 1:
+        raise ValueError(f"scale {scale!r} gives an empty output for an input of size {in_size}")
+    return out
+
+
+def _copy(img: Any) -> Any:
+    if isinstance(img, np.ndarray):
+        return img.copy()
+    if isinstance(img, Image.Image):
+        return img.copy()
+    return img.clone()
+
+
+# --- model, with tiles ----------------------------------------------------------------
+
+def receptive_radius(encoder: nn.Module) -> int:
+    """Upper bound on the encoder's receptive-field radius (LR pixels) for a chain of
+    convolutions with residual skips: the sum of the convolutions' half-widths."""
+    radius = 0
+    for m in encoder.modules():
+        if isinstance(m, nn.Conv2d):
+            k = max(m.kernel_size)
+            radius += max(m.dilation) * (k - 1) // 2
+    return radius
+
+
+def _auto_tile(scale_y: float, scale_x: float) -> int:
+    side = int(math.sqrt(TILE_OUT_PIXELS / (scale_y * scale_x)))
+    return max(32, min(512, side))
+
+
+def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int]) -> torch.Tensor:
+    """lr [3, h, w] -> [3, H, W] float32 (not clipped), tiled when large."""
+    h, w = lr.shape[-2:]
+    big_h, big_w = out_size
+    if tile is None:
+        tile = _auto_tile(big_h / h, big_w / w)
+    param = next(net.parameters(), None)
+    if param is not None and param.device != lr.device:
+        net = copy.deepcopy(net).to(lr.device)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            x = lr.unsqueeze(0).float()
+            if tile == 0 or (h <= tile and w <= tile) or not isinstance(net.head, CUFHead):
+                return net(x, out_size=out_size)[0].float()
+            return _run_tiled(net, x, out_size, tile)[0].float()
+    finally:
+        net.train(was_training)
+
+
+def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: int) -> torch.Tensor:
+    _, _, h, w = lr.shape
+    big_h, big_w = out_size
+    margin = max(receptive_radius(net.encoder) + 1, 2)
+    iy, oy = nearest_phase(big_h, h, lr.device)
+    ix, ox = nearest_phase(big_w, w, lr.device)
+    ys, xs = axis_coords(big_h, h, lr.device), axis_coords(big_w, w, lr.device)
+    out = torch.empty(1, 3, big_h, big_w, device=lr.device)
+    for a0 in range(0, h, tile):
+        a1 = min(h, a0 + tile)
+        rows = _span(iy, a0, a1)
+        if rows is None:
+            continue
+        c0, c1 = max(0, a0 - margin), min(h, a1 + margin)
+        for b0 in range(0, w, tile):
+            b1 = min(w, b0 + tile)
+            cols = _span(ix, b0, b1)
+            if cols is None:
+                continue
+            d0, d1 = max(0, b0 - margin), min(w, b1 + margin)
+            crop = lr[:, :, c0:c1, d0:d1]
+            feat = net.encoder(crop)
+            out[:, :, rows, cols] = _cuf_render(
+                net.head, feat, crop, (iy[rows] - c0, oy[rows], ys[rows] - c0),
+                (ix[cols] - d0, ox[cols], xs[cols] - d0), (big_h / h, big_w / w))
+    return out
+
+
+def _span(idx: torch.Tensor, lo: int, hi: int) -> Optional[slice]:
+    """The contiguous output range whose nearest LR index is in [lo, hi) (idx is sorted)."""
+    start = int(torch.searchsorted(idx, torch.tensor(lo, device=idx.device)))
+    stop = int(torch.searchsorted(idx, torch.tensor(hi, device=idx.device)))
+    return slice(start, stop) if stop > start else None
+
+
+def _cuf_render(head: CUFHead, feat: torch.Tensor, lr: torch.Tensor, rows, cols,
+                scale: Tuple[float, float]) -> torch.Tensor:
+    """CUFHead.forward for given output rows/columns: (local nearest index, phase, local
+    continuous coordinate) per axis, with the global scale."""
+    iy, oy, y = rows
+    ix, ox, x = cols
+    _, _, h, w = feat.shape
+    oy_u, inv_y = torch.unique(oy, return_inverse=True)
+    ox_u, inv_x = torch.unique(ox, return_inverse=True)
+    wts = head.filters(oy_u, ox_u, scale)
+    if use_phase_conv(oy_u.numel(), ox_u.numel(), h, w, iy.numel(), ix.numel()):
+        acc = _filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x)
+    else:
+        acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
+    out = head.decoder(acc)
+    if head.residual:
+        out = out + _bicubic_at(lr, y, x)
+    return out
+
+
+def _cubic_weights(t: torch.Tensor, a: float = -0.75) -> torch.Tensor:
+    """[n] fractional positions -> [n, 4] Keys cubic weights (PyTorch's bicubic, a = -0.75)."""
+    def near(d):
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return torch.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], -1)
+
+
+def _bicubic_at(lr: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Bicubic (a = -0.75, edge taps clamped) of lr [N, C, h, w] at the grid of continuous LR
+    coordinates y [H] x x [W]: what F.interpolate(..., mode="bicubic") computes for the full image."""
+    _, _, h, w = lr.shape
+    fy, fx = torch.floor(y), torch.floor(x)
+    wy = _cubic_weights((y - fy).float()).to(lr.dtype)                  # [H, 4]
+    wx = _cubic_weights((x - fx).float()).to(lr.dtype)                  # [W, 4]
+    rows = sum(lr.index_select(2, (fy.long() + k - 1).clamp(0, h - 1)) * wy[:, k, None] for k in range(4))
+    return sum(rows.index_select(3, (fx.long() + k - 1).clamp(0, w - 1)) * wx[:, k] for k in range(4))
