@@ -3,7 +3,10 @@
 L1 loss, Adam with the learning rate halved every `--decay-every` steps, a checkpoint
 (`DIR/checkpoint.pt`, written atomically) every `--ckpt-every` steps and at the end,
 `--resume` to continue from it, a JSON log (`DIR/train_log.json`) of loss, learning rate
-and throughput. Under `torchrun --nproc_per_node N` it runs DistributedDataParallel
+and throughput ("entries") and, every `--eval-every` steps, the Y-PSNR on Set5 x4
+("eval": [{"step", "set5_x4_psnr"}], computed on rank 0 with `inr.sr.evaluate`; logs
+without "eval" from older runs still resume); plot it with `python -m inr.sr.plot_log`.
+Under `torchrun --nproc_per_node N` it runs DistributedDataParallel
 (gloo on CPU, NCCL on GPU); `--batch-size` is per process, crops differ per rank and the
 scale of a step is shared.
 """
@@ -60,6 +63,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                    "(default steps // 4)")
     p.add_argument("--ckpt-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=500, help="Set5 x4 Y-PSNR every N steps on rank 0 "
+                   "(0 disables; skipped with a note when the data is absent)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
@@ -103,7 +108,8 @@ def train(args: argparse.Namespace) -> dict:
     lr0 = args.lr if args.lr is not None else (1e-4 if cfg["size"] == "large" else 2e-4)
     opt = torch.optim.Adam(model.parameters(), lr=lr0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
-    step, elapsed, log = 0, 0.0, {"config": {**cfg, "args": _jsonable(vars(args)), "world_size": world}, "entries": []}
+    step, elapsed = 0, 0.0
+    log = {"config": {**cfg, "args": _jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
@@ -112,6 +118,7 @@ def train(args: argparse.Namespace) -> dict:
         if log_path.exists():
             old = json.loads(log_path.read_text())
             log["entries"] = [e for e in old.get("entries", []) if e["step"] <= step]
+            log["eval"] = [e for e in old.get("eval", []) if e.get("step", 0) <= step]
     net = torch.nn.parallel.DistributedDataParallel(
         model, device_ids=[local_rank] if device.type == "cuda" else None) if distributed else model
 
@@ -130,6 +137,7 @@ def train(args: argparse.Namespace) -> dict:
 
     bar = tqdm(total=args.steps, initial=step, disable=not main_proc or args.no_progress, dynamic_ncols=True)
     loss_sum, n_loss, t_mark, samples_mark = 0.0, 0, time.perf_counter(), 0
+    eval_ok = True
     net.train()
     while step < args.steps:
         lr_img, hr = sampler.batch(step)
@@ -160,6 +168,10 @@ def train(args: argparse.Namespace) -> dict:
             loss_sum, n_loss, samples_mark, t_mark = 0.0, 0, 0, now
             if main_proc:
                 atomic_write_json(log, log_path)
+        if args.eval_every and step % args.eval_every == 0 and main_proc and eval_ok:
+            t_eval = time.perf_counter()
+            eval_ok = _evaluate_step(_unwrap(net), step, log, log_path, device)
+            t_mark += time.perf_counter() - t_eval  # throughput and elapsed_s count training only
         if step % args.ckpt_every == 0 or step == args.steps:
             checkpoint()
             if distributed:
@@ -168,6 +180,20 @@ def train(args: argparse.Namespace) -> dict:
     if distributed:
         dist.destroy_process_group()
     return log
+
+
+def _evaluate_step(model: SRModel, step: int, log: dict, log_path: Path, device: torch.device) -> bool:
+    """Set5 x4 Y-PSNR into log["eval"]; False (no more tries) when the data is missing."""
+    from inr.sr.evaluate import evaluate
+
+    try:
+        res = evaluate(model, "Set5", 4, device=device, ssim=False)
+    except FileNotFoundError as error:
+        print(f"note: --eval-every: Set5 x4 evaluation disabled ({error})", file=sys.stderr)
+        return False
+    log.setdefault("eval", []).append({"step": step, "set5_x4_psnr": round(res["psnr"], 4)})
+    atomic_write_json(log, log_path)
+    return True
 
 
 def _jsonable(d: dict) -> dict:
