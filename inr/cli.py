@@ -148,15 +148,20 @@ def _to_pil(image) -> Image.Image:
 
 # --- resize ---------------------------------------------------------------------------
 
-def _add_resize(parser: argparse.ArgumentParser) -> None:
-    from inr._resample_tables import ALIASES, KERNELS
-
+def _add_batch_resampling(parser: argparse.ArgumentParser) -> None:
+    """The inputs, output and target-size arguments shared by resize and upsample."""
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
     parser.add_argument("-o", "--output", required=True,
                         help="output file (one input file) or folder (several inputs or a folder; created if missing)")
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--scale", type=_positive(float), help="output size = input size x SCALE (any positive real)")
     group.add_argument("--size", type=_size, help="output size WxH")
+
+
+def _add_resize(parser: argparse.ArgumentParser) -> None:
+    from inr._resample_tables import ALIASES, KERNELS
+
+    _add_batch_resampling(parser)
     parser.add_argument("--kernel", default="bicubic", choices=sorted(KERNELS) + sorted(ALIASES),
                         help="resampling kernel (default bicubic: Keys a=-0.5, MATLAB imresize)")
     parser.add_argument("--no-antialias", action="store_true", help="do not widen the kernel when downscaling")
@@ -254,12 +259,7 @@ def _run_resize(args: argparse.Namespace) -> None:
 # --- upsample -------------------------------------------------------------------------
 
 def _add_upsample(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
-    parser.add_argument("-o", "--output", required=True,
-                        help="output file (one input file) or folder (several inputs or a folder; created if missing)")
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--scale", type=_positive(float), help="output size = input size x SCALE (any positive real)")
-    group.add_argument("--size", type=_size, help="output size WxH")
+    _add_batch_resampling(parser)
     parser.add_argument("--model", default="default",
                         help="SR model: a training checkpoint or weights file (default: the shipped weights)")
     parser.add_argument("--device", default=None, help="torch device to run on (default cpu)")
