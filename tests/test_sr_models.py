@@ -153,3 +153,32 @@ def test_parameter_counts(capsys):
     assert 300_000 <= counts["large", "liif"][1] <= 400_000
     assert counts["small", "cuf"][0] < counts["large", "cuf"][0]
     assert 1_000_000 < counts["large", "cuf"][0] < 1_500_000  # EDSR-baseline body ~1.2M
+
+
+@pytest.mark.parametrize("head", ["cuf", "liif"])
+@pytest.mark.parametrize("scale", [1, 2, 3.7, (2, 3.3), 12], ids=str)
+def test_query_pixels_equal_full_output(head, scale):
+    m = tiny_model(head).double()
+    lr = torch.rand(2, 3, 5, 6, dtype=torch.float64)
+    size = out_size_for((5, 6), scale)
+    g = torch.Generator().manual_seed(1)
+    query = torch.stack([torch.randperm(size[0] * size[1], generator=g)[:17] for _ in range(2)])
+    full = m(lr, out_size=size).reshape(2, 3, -1)
+    part = m(lr, out_size=size, query=query)
+    assert part.shape == (2, 3, 17)
+    want = full.gather(2, query[:, None, :].expand(2, 3, -1))
+    torch.testing.assert_close(part, want, rtol=1e-10, atol=1e-10)
+
+
+def test_query_gradients_match_full():
+    m = tiny_model("cuf").double()
+    lr = torch.rand(1, 3, 4, 5, dtype=torch.float64)
+    query = torch.tensor([[0, 7, 33, 59, 60]])
+    m(lr, out_size=(8, 10), query=query).square().sum().backward()
+    grads = [p.grad.clone() for p in m.parameters()]
+    m.zero_grad()
+    m(lr, out_size=(8, 10)).reshape(1, 3, -1)[:, :, query[0]].square().sum().backward()
+    for a, p in zip(grads, m.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError):
+        m.head(m.encoder(lr), lr, (8, 10), query=query[0])

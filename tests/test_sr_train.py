@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inr.sr.data import CropSampler, load_images
+from inr.sr.data import CropSampler, load_images, sample_pixels
 from inr.sr.train import main
 
 TRAIN_ARGS = ["--model", "tiny", "--batch-size", "2", "--lr-size", "8", "--log-every", "1",
@@ -52,23 +52,38 @@ def test_sampler(image_dir):
         CropSampler(ims, lr_size=16)  # 64-pixel crops do not fit 40x44 images
 
 
+def test_sample_pixels():
+    hr = torch.rand(3, 2, 9, 7)
+    q, v = sample_pixels(hr, 20, step=4, seed=1)
+    assert q.shape == (3, 20) and v.shape == (3, 2, 20)
+    for b in range(3):
+        assert len(set(q[b].tolist())) == 20 and 0 <= q[b].min() and q[b].max() < 63   # distinct pixels
+        torch.testing.assert_close(v[b], hr[b].reshape(2, -1)[:, q[b]], rtol=0, atol=0)
+    assert torch.equal(sample_pixels(hr, 20, step=4, seed=1)[0], q)                      # deterministic
+    assert not torch.equal(sample_pixels(hr, 20, step=5, seed=1)[0], q)
+    q_all, v_all = sample_pixels(hr, 63, step=0)                                         # all pixels
+    assert q_all.shape == (3, 63) and torch.equal(v_all, hr.reshape(3, 2, -1))
+
+
 def test_train_and_resume(image_dir, tmp_path):
     out = tmp_path / "run"
     assert main(["--out", str(out), "--data", str(image_dir), "--steps", "2", *TRAIN_ARGS]) == 0
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ck["step"] == 2 and ck["config"] == {"size": "tiny", "head": "cuf"}
-    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "3", "--resume", *TRAIN_ARGS]) == 0
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "3", "--resume", "--decay-every", "7",
+                 *TRAIN_ARGS]) == 0
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert ck["step"] == 3
+    assert ck["step"] == 3 and ck["scheduler"]["step_size"] == 7
     log = json.loads((out / "train_log.json").read_text())
     assert [e["step"] for e in log["entries"]] == [1, 2, 3]
     assert all(np.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in log["entries"])
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "train_log.json"]  # no temp files left
 
 
-def test_train_liif_head(image_dir, tmp_path):
+@pytest.mark.parametrize("sample_q", ["0", "20"])
+def test_train_liif_head(image_dir, tmp_path, sample_q):
     assert main(["--out", str(tmp_path), "--data", str(image_dir), "--steps", "1", "--head", "liif",
-                 *TRAIN_ARGS]) == 0
+                 "--sample-q", sample_q, *TRAIN_ARGS]) == 0
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["config"]["head"] == "liif"
 
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inr.sr.grid import nearest_phase
+from inr.sr.grid import bicubic_residual, nearest_phase
 
 __all__ = ["CUFHead", "cosine_encoding"]
 
@@ -67,27 +67,35 @@ class CUFHead(nn.Module):
 
     def filters(self, off_y: torch.Tensor, off_x: torch.Tensor, scale: Tuple[float, float]) -> torch.Tensor:
         """Offsets [P] (rows) and [Q] (columns) -> depthwise filter weights [P, Q, 9, C]."""
-        dtype = self.hyper[0].weight.dtype
         p, q = off_y.numel(), off_x.numel()
-        ey = cosine_encoding(off_y, self.n_freq).to(dtype)                 # [P, n_freq]
-        ex = cosine_encoding(off_x, self.n_freq).to(dtype)                 # [Q, n_freq]
-        dev = ey.device
+        pair_y = off_y[:, None].expand(p, q).reshape(-1)
+        pair_x = off_x[None, :].expand(p, q).reshape(-1)
+        return self.pair_filters(pair_y, pair_x, scale).view(p, q, N_TAPS, -1)
+
+    def pair_filters(self, off_y: torch.Tensor, off_x: torch.Tensor, scale: Tuple[float, float]) -> torch.Tensor:
+        """Offset pairs [K] (row offset, column offset) -> depthwise filter weights [K, 9, C]."""
+        dtype = self.hyper[0].weight.dtype
+        k = off_y.numel()
+        e = torch.cat([cosine_encoding(off_y, self.n_freq), cosine_encoding(off_x, self.n_freq)], -1).to(dtype)
+        dev = e.device
         inv_scale = torch.tensor([1.0 / scale[0], 1.0 / scale[1]], dtype=dtype, device=dev)
         taps = torch.eye(N_TAPS, dtype=dtype, device=dev)                   # [9, 9]
-        x = torch.cat([ey[:, None, None, :].expand(p, q, N_TAPS, -1),
-                       ex[None, :, None, :].expand(p, q, N_TAPS, -1),
-                       inv_scale.expand(p, q, N_TAPS, 2),
-                       taps.expand(p, q, N_TAPS, N_TAPS)], dim=-1)         # [P, Q, 9, n_in]
-        return self.hyper(x)                                                # [P, Q, 9, C]
+        x = torch.cat([e[:, None, :].expand(k, N_TAPS, -1), inv_scale.expand(k, N_TAPS, 2),
+                       taps.expand(k, N_TAPS, N_TAPS)], dim=-1)             # [K, 9, n_in]
+        return self.hyper(x)                                                # [K, 9, C]
 
     def forward(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
-                phase_cache: Optional[bool] = None) -> torch.Tensor:
-        """feat [N, C, h, w], lr [N, 3, h, w], out_size (H, W) -> [N, 3, H, W]."""
+                phase_cache: Optional[bool] = None, query: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """feat [N, C, h, w], lr [N, 3, h, w], out_size (H, W) -> [N, 3, H, W], or with
+        `query` (int64 [N, M], flat output pixel indices row * W + col) -> [N, 3, M] at
+        those pixels only (training on sampled pixels, as LIIF)."""
         n, c, h, w = feat.shape
         big_h, big_w = int(out_size[0]), int(out_size[1])
         scale = (big_h / h, big_w / w)
         iy, oy = nearest_phase(big_h, h, feat.device)                       # [H], [H]
         ix, ox = nearest_phase(big_w, w, feat.device)                       # [W], [W]
+        if query is not None:
+            return self._forward_query(feat, lr, (big_h, big_w), scale, iy, oy, ix, ox, query)
         cache = self.phase_cache if phase_cache is None else phase_cache
         if cache:
             oy, inv_y = torch.unique(oy, return_inverse=True)               # [P], [H]
@@ -102,7 +110,34 @@ class CUFHead(nn.Module):
             acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
         out = self.decoder(acc)
         if self.residual:
-            out = out + F.interpolate(lr, size=(big_h, big_w), mode="bicubic", align_corners=False)
+            out = out + bicubic_residual(lr, (big_h, big_w))
+        return out
+
+    def _forward_query(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
+                       scale: Tuple[float, float], iy: torch.Tensor, oy: torch.Tensor, ix: torch.Tensor,
+                       ox: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        """The forward at the flat output pixels `query` [N, M] -> [N, 3, M]. Filters are
+        computed once per distinct (row phase, column phase) pair among the queries."""
+        n, c, h, w = feat.shape
+        big_h, big_w = out_size
+        if query.dim() != 2 or query.shape[0] != n:
+            raise ValueError(f"query must be [N, M] with N = {n}, got {tuple(query.shape)}")
+        rows, cols = query // big_w, query % big_w                          # [N, M]
+        oy_u, inv_y = torch.unique(oy, return_inverse=True)
+        ox_u, inv_x = torch.unique(ox, return_inverse=True)
+        pair = inv_y[rows] * ox_u.numel() + inv_x[cols]                     # [N, M]
+        pairs, inv_pair = torch.unique(pair, return_inverse=True)           # [K], [N, M]
+        wts = self.pair_filters(oy_u[pairs // ox_u.numel()], ox_u[pairs % ox_u.numel()], scale)  # [K, 9, C]
+        qy, qx = iy[rows], ix[cols]                                         # [N, M] nearest LR pixel
+        d = torch.arange(-1, 2, device=feat.device)
+        ty = (qy[:, None, None, :] + d[None, :, None, None]).clamp(0, h - 1)   # [N, 3, 1, M]
+        tx = (qx[:, None, None, :] + d[None, None, :, None]).clamp(0, w - 1)   # [N, 1, 3, M]
+        idx = (ty * w + tx).reshape(n, 1, -1)                               # [N, 1, 9 * M], tap-major
+        taps = feat.reshape(n, c, h * w).gather(2, idx.expand(n, c, -1)).view(n, c, N_TAPS, -1)
+        acc = (taps * wts[inv_pair].permute(0, 3, 2, 1)).sum(2)             # [N, C, M]
+        out = self.decoder(acc.unsqueeze(-1)).squeeze(-1)                   # [N, 3, M]
+        if self.residual:
+            out = out + bicubic_residual(lr, out_size, query)
         return out
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 
 import inr
 
-__all__ = ["default_data_dir", "load_images", "CropSampler", "IMAGE_EXTS"]
+__all__ = ["default_data_dir", "load_images", "CropSampler", "sample_pixels", "IMAGE_EXTS"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -88,3 +88,17 @@ class CropSampler:
         hr = torch.stack(crops).contiguous()                                       # uint8 [B, 3, P, P]
         lr = inr.resize(hr, size=(self.lr_size, self.lr_size), kernel="bicubic")   # uint8 [B, 3, l, l]
         return lr.float() / 255.0, hr.float() / 255.0
+
+
+def sample_pixels(hr: torch.Tensor, m: int, step: int, seed: int = 0, rank: int = 0
+                  ) -> Tuple[torch.Tensor, torch.Tensor]:
+    """m distinct random pixels per image of hr [B, C, H, W] (all when H * W <= m), as LIIF
+    trains: flat indices row * W + col [B, m'] and their values [B, C, m']. A pure function
+    of (seed, rank, step), like the crops."""
+    b, c, h, w = hr.shape
+    flat = hr.reshape(b, c, h * w)
+    if h * w <= m:
+        return torch.arange(h * w).expand(b, -1).contiguous(), flat
+    g = torch.Generator().manual_seed(((seed * 7919 + rank) * 1_000_003 + step) % (2 ** 63) ^ 0x5EED)
+    query = torch.stack([torch.randperm(h * w, generator=g)[:m] for _ in range(b)])
+    return query, flat.gather(2, query[:, None, :].expand(b, c, -1))

@@ -6,11 +6,12 @@ Pixel-centre convention of DESIGN.md section 6: output pixel i of an axis with
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 
-__all__ = ["axis_coords", "nearest_phase", "PHASE_QUANT"]
+__all__ = ["axis_coords", "nearest_phase", "bicubic_residual", "PHASE_QUANT"]
 
 # Phases (sub-pixel offsets) are rounded to multiples of 2^-20 LR pixels so that output
 # pixels with the same phase get bit-identical hypernetwork inputs (and can share filters).
@@ -35,3 +36,14 @@ def nearest_phase(n_out: int, n_in: int, device=None) -> Tuple[torch.Tensor, tor
     idx = torch.floor(x + 0.5).clamp_(0, n_in - 1)
     off = torch.round((x - idx) * PHASE_QUANT) / PHASE_QUANT
     return idx.long(), off
+
+
+def bicubic_residual(lr: torch.Tensor, out_size: Tuple[int, int], query: Optional[torch.Tensor] = None
+                     ) -> torch.Tensor:
+    """The heads' residual: bicubic upsampling of lr [N, 3, h, w] (a = -0.75, same pixel
+    centres) -> [N, 3, H, W], or at the flat output pixels `query` [N, M] -> [N, 3, M]."""
+    up = F.interpolate(lr, size=tuple(out_size), mode="bicubic", align_corners=False)
+    if query is None:
+        return up
+    n, ch = up.shape[:2]
+    return up.reshape(n, ch, -1).gather(2, query[:, None, :].expand(n, ch, -1))

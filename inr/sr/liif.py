@@ -9,13 +9,13 @@ head, it adds the bicubic upsampled LR as a residual when `residual=True`.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from inr.sr.grid import axis_coords
+from inr.sr.grid import axis_coords, bicubic_residual
 
 __all__ = ["LIIFHead"]
 
@@ -39,40 +39,44 @@ class LIIFHead(nn.Module):
                 layers.append(nn.ReLU(inplace=True))
         self.mlp = nn.Sequential(*layers)
 
-    def forward(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int]) -> torch.Tensor:
+    def forward(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
+                query: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """feat [N, C, h, w], lr [N, 3, h, w] -> [N, 3, H, W], or with `query` (int64
+        [N, M], flat output pixel indices row * W + col) -> [N, 3, M] at those pixels."""
         n, c, h, w = feat.shape
         big_h, big_w = int(out_size[0]), int(out_size[1])
         dtype, dev = feat.dtype, feat.device
         if self.unfold:
             feat = F.unfold(feat, 3, padding=1).view(n, c * 9, h, w)
-        y = axis_coords(big_h, h, dev)                                      # [H] float64
-        x = axis_coords(big_w, w, dev)                                      # [W]
+        flat = feat.reshape(n, feat.shape[1], h * w)
+        pixels = query if query is not None else torch.arange(big_h * big_w, device=dev).expand(n, -1)
+        y = axis_coords(big_h, h, dev)[pixels // big_w]                     # [N, M] float64
+        x = axis_coords(big_w, w, dev)[pixels % big_w]
         cell = torch.tensor([h / big_h, w / big_w], dtype=dtype, device=dev)
         if self.ensemble:
             corners_y = [torch.floor(y), torch.floor(y) + 1]
             corners_x = [torch.floor(x), torch.floor(x) + 1]
         else:
             corners_y, corners_x = [torch.floor(y + 0.5)], [torch.floor(x + 0.5)]
-        idx_y = [cy.clamp(0, h - 1).long() for cy in corners_y]
-        idx_x = [cx.clamp(0, w - 1).long() for cx in corners_x]
-        rel_y = [(y - i).to(dtype) for i in idx_y]                           # [H] each
-        rel_x = [(x - i).to(dtype) for i in idx_x]                           # [W] each
         preds, areas = [], []
-        for a in range(len(idx_y)):
-            for b in range(len(idx_x)):
-                q = feat.index_select(2, idx_y[a]).index_select(3, idx_x[b])  # [N, C', H, W]
-                rel = torch.stack(torch.broadcast_tensors(rel_y[a][:, None], rel_x[b][None, :]), -1)  # [H, W, 2]
-                inp = torch.cat([q.permute(0, 2, 3, 1), rel.expand(n, -1, -1, -1),
-                                 cell.expand(n, big_h, big_w, 2)], dim=-1)
-                preds.append(self.mlp(inp))                                  # [N, H, W, 3]
-                areas.append((rel[..., 0] * rel[..., 1]).abs() + 1e-9)      # [H, W]
+        for cy in corners_y:
+            iy = cy.clamp(0, h - 1).long()
+            for cx in corners_x:
+                ix = cx.clamp(0, w - 1).long()
+                q = flat.gather(2, (iy * w + ix)[:, None, :].expand(n, flat.shape[1], -1))  # [N, C', M]
+                rel = torch.stack([y - iy, x - ix], -1).to(dtype)            # [N, M, 2]
+                inp = torch.cat([q.transpose(1, 2), rel, cell.expand(*rel.shape)], dim=-1)
+                preds.append(self.mlp(inp))                                  # [N, M, 3]
+                areas.append((rel[..., 0] * rel[..., 1]).abs() + 1e-9)      # [N, M]
         if len(preds) == 1:
             out = preds[0]
         else:
             total = sum(areas)
             # LIIF: each corner's prediction weighted by the area of the diagonally opposite one
-            out = sum(p * (areas[3 - i] / total)[None, :, :, None] for i, p in enumerate(preds))
-        out = out.permute(0, 3, 1, 2)
+            out = sum(p * (areas[3 - i] / total)[..., None] for i, p in enumerate(preds))
+        out = out.transpose(1, 2)                                            # [N, 3, M]
+        if query is None:
+            out = out.reshape(n, 3, big_h, big_w)
         if self.residual:
-            out = out + F.interpolate(lr, size=(big_h, big_w), mode="bicubic", align_corners=False)
+            out = out + bicubic_residual(lr, (big_h, big_w), query)
         return out

@@ -35,14 +35,19 @@ class SRModel(nn.Module):
         self.config = dict(config or {})
 
     def forward(self, lr: torch.Tensor, out_size: Optional[Tuple[int, int]] = None,
-                scale: Optional[Scale] = None) -> torch.Tensor:
+                scale: Optional[Scale] = None, query: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With `query` (int64 [N, M], flat output pixel indices row * W + col) only those
+        pixels are computed -> [N, 3, M] (training on sampled pixels)."""
         if (out_size is None) == (scale is None):
             raise ValueError("give exactly one of out_size and scale")
         if out_size is None:
             out_size = out_size_for(lr.shape[-2:], scale)
         if min(out_size) < 1:
             raise ValueError(f"output size must be positive, got {tuple(out_size)}")
-        return self.head(self.encoder(lr), lr, tuple(int(s) for s in out_size))
+        out_size = tuple(int(s) for s in out_size)
+        if query is None:
+            return self.head(self.encoder(lr), lr, out_size)
+        return self.head(self.encoder(lr), lr, out_size, query=query)
 
 
 def make_model(size: str = "small", head: str = "cuf") -> SRModel:

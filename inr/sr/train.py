@@ -1,6 +1,6 @@
 """Train an arbitrary-scale SR model (DESIGN.md section 5): python -m inr.sr.train --out DIR.
 
-L1 loss, Adam with the learning rate halved every `--decay-every` steps, a checkpoint
+L1 loss on `--sample-q` random HR pixels per crop (as LIIF), Adam with the learning rate halved every `--decay-every` steps, a checkpoint
 (`DIR/checkpoint.pt`, written atomically) every `--ckpt-every` steps and at the end,
 `--resume` to continue from it, a JSON log (`DIR/train_log.json`) of loss, learning rate
 and throughput ("entries") and, every `--eval-every` steps, the Y-PSNR on Set5 x4
@@ -25,7 +25,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inr.sr.data import CropSampler, default_data_dir, load_images
+from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
 
 __all__ = ["main", "train", "atomic_save", "atomic_write_json"]
@@ -57,10 +57,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=16, help="per process")
     p.add_argument("--lr-size", type=int, default=48, help="LR crop side")
+    p.add_argument("--sample-q", type=int, default=None, help="HR pixels sampled per crop for the loss "
+                   "(default lr-size^2, as LIIF; 0 = the whole crop)")
     p.add_argument("--max-scale", type=float, default=4.0, help="scales drawn from U(1, max-scale)")
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large)")
     p.add_argument("--decay-every", type=int, default=None, help="halve the learning rate every N steps "
-                   "(default steps // 4)")
+                   "(default steps // 4; with --resume it replaces the checkpoint's period)")
     p.add_argument("--ckpt-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=50)
     p.add_argument("--eval-every", type=int, default=500, help="Set5 x4 Y-PSNR every N steps on rank 0 "
@@ -114,6 +116,8 @@ def train(args: argparse.Namespace) -> dict:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
         sched.load_state_dict(ckpt["scheduler"])  # keeps the original step_size and gamma
+        if args.decay_every:
+            sched.step_size = args.decay_every
         step, elapsed = ckpt["step"], ckpt.get("elapsed_s", 0.0)
         if log_path.exists():
             old = json.loads(log_path.read_text())
@@ -135,14 +139,19 @@ def train(args: argparse.Namespace) -> dict:
                          "args": _jsonable(vars(args))}, ckpt_path)
             atomic_write_json(log, log_path)
 
+    n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not main_proc or args.no_progress, dynamic_ncols=True)
     loss_sum, n_loss, t_mark, samples_mark = 0.0, 0, time.perf_counter(), 0
     eval_ok = True
     net.train()
     while step < args.steps:
         lr_img, hr = sampler.batch(step)
+        out_size = tuple(hr.shape[-2:])
+        if n_query:
+            query, hr = sample_pixels(hr, n_query, step, args.seed, rank)
+            query = query.to(device, non_blocking=True)
         lr_img, hr = lr_img.to(device, non_blocking=True), hr.to(device, non_blocking=True)
-        pred = net(lr_img, out_size=tuple(hr.shape[-2:]))
+        pred = net(lr_img, out_size=out_size, query=query if n_query else None)
         loss = F.l1_loss(pred, hr)
         opt.zero_grad(set_to_none=True)
         loss.backward()
