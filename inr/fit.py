@@ -8,74 +8,60 @@ to the pixel's channels in [0, 1]; training is L2 on random pixel batches with A
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import numbers
 import os
 import pickle
 import tempfile
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Tuple, Union
 
 import torch
 from tqdm.auto import tqdm
 
 from inr._image import ImageInfo, from_tensor, to_tensor
-from inr.nn.field import Field
-from inr.nn.hash_grid import HashGrid
-from inr.nn.tcnn import network_from_tcnn
+from inr._objectives import make_objective
+from inr.nn.bitplane import from_bit_planes
+from inr.zoo import MODELS, build_model
+from inr.zoo import default_config as _zoo_default
 
 __all__ = ["fit", "load", "FittedImage", "default_config"]
 
 FORMAT = "inr.FittedImage"
 FORMAT_VERSION = 1
 DEFAULT_STEPS = 2000
+DEFAULT_LOSSLESS_STEPS = 50_000
 RENDER_CHUNK = 1 << 16  # pixels per forward pass when rendering / evaluating
 EVAL_BUDGET = 0.03  # fraction of training time spent on periodic full-image PSNR
 SINGLE_THREAD_BATCH = 1 << 13  # smaller CPU batches train faster on one thread (less sync)
-TRAINING_DEFAULTS: Dict[str, Any] = {
-    "learning_rate": 1e-2,
-    "batch_size": 1 << 14,
-    "decay_start": 0.5,  # fraction of the steps/seconds budget after which the lr decays
-    "decay_factor": 0.1,  # lr at the end of the budget, relative to learning_rate
-}
 
 
-def default_config(height: int, width: int) -> dict:
-    """The default fit config for an image of this size (the finest level matches the pixels)."""
-    n_levels, base_resolution = 16, 16
-    finest = max(height, width, base_resolution)
-    per_level_scale = (finest / base_resolution) ** (1.0 / (n_levels - 1))
-    return {
-        "encoding": {"otype": "HashGrid", "n_levels": n_levels, "n_features_per_level": 2,
-                     "log2_hashmap_size": 18, "base_resolution": base_resolution,
-                     "per_level_scale": round(max(per_level_scale, 1.0), 6)},
-        "network": {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "None",
-                    "n_neurons": 32, "n_hidden_layers": 2},
-        **TRAINING_DEFAULTS,
-    }
+def default_config(height: int, width: int, model: str = "hashgrid", bits: int = 8) -> dict:
+    """The default fit config of `model` for an image of this size; see `inr.zoo`."""
+    return _zoo_default(height, width, model, bits)
 
 
-def resolve_config(config: Optional[Mapping[str, Any]], height: int, width: int) -> dict:
-    """The default config for this size updated with `config` (encoding/network merge key by key)."""
-    resolved = default_config(height, width)
+def resolve_config(config: Optional[Mapping[str, Any]], height: int, width: int, model: str = "hashgrid",
+                   bits: int = 8) -> dict:
+    """The default config of `model` for this size updated with `config` (encoding/network
+    merge key by key; `"encoding": None` removes the encoding where the model allows it)."""
     config = dict(config or {})
+    model = config.pop("model", model)
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    resolved = default_config(height, width, model, bits)
     unknown = set(config) - set(resolved)
     if unknown:
         raise ValueError(f"fit config: unknown keys {sorted(unknown)}; known: {sorted(resolved)}")
     for key, value in config.items():
-        if key in ("encoding", "network"):
+        if key in ("encoding", "network") and value is not None:
             if not isinstance(value, Mapping):
                 raise TypeError(f"fit config: {key} must be a dict, got {type(value).__name__}")
-            resolved[key] = {**resolved[key], **value}
+            resolved[key] = {**(resolved[key] or {}), **value}
         else:
             resolved[key] = value
     return resolved
-
-
-def build_field(config: Mapping[str, Any], n_channels: int, backend: Optional[str] = None) -> Field:
-    """Field(HashGrid, MLP) for 2-D coordinates and `n_channels` outputs from a fit config."""
-    encoding = HashGrid(2, config["encoding"], backend=backend)
-    return Field(encoding, network_from_tcnn(encoding.n_output_dims, n_channels, config["network"]))
 
 
 def pixel_centres(height: int, width: int, device: Union[str, torch.device] = "cpu") -> torch.Tensor:
@@ -87,11 +73,15 @@ def pixel_centres(height: int, width: int, device: Union[str, torch.device] = "c
 
 
 @torch.no_grad()
-def render_tensor(model: Field, height: int, width: int, chunk: int = RENDER_CHUNK) -> torch.Tensor:
-    """The field sampled at the pixel centres of an H x W grid: [C, H, W] float32, unclamped."""
-    device = next(model.parameters()).device
+@torch.no_grad()
+def render_tensor(field: Callable[[torch.Tensor], torch.Tensor], height: int, width: int,
+                  chunk: int = RENDER_CHUNK, device: Optional[torch.device] = None) -> torch.Tensor:
+    """`field` (coordinates [N, 2] -> values [N, C]) sampled at the pixel centres of an
+    H x W grid: [C, H, W] float32. `device` defaults to the field's parameters' device."""
+    if device is None:
+        device = next(field.parameters()).device
     coords = pixel_centres(height, width, device)
-    out = torch.cat([model(coords[i:i + chunk]) for i in range(0, coords.shape[0], chunk)])
+    out = torch.cat([field(coords[i:i + chunk]) for i in range(0, coords.shape[0], chunk)])
     return out.t().reshape(-1, height, width)
 
 
@@ -101,26 +91,36 @@ def psnr_from_mse(mse: float) -> float:
 
 
 class FittedImage:
-    """A fitted image: `.render()` at any size, `.psnr` / `.steps` / `.seconds`, `.save()`."""
+    """A fitted image: `.render()` at any size, `.psnr` / `.steps` / `.seconds` (and `.ber`
+    for bit-plane models), `.save()`."""
 
-    def __init__(self, model: Field, info: ImageInfo, config: Mapping[str, Any],
-                 psnr: float, steps: int, seconds: float) -> None:
+    def __init__(self, model: torch.nn.Module, info: ImageInfo, config: Mapping[str, Any],
+                 psnr: float, steps: int, seconds: float, ber: Optional[float] = None) -> None:
         self.model, self.info, self.config = model, info, dict(config)
         self.psnr, self.steps, self.seconds = float(psnr), int(steps), float(seconds)
+        self.ber = None if ber is None else float(ber)
 
     def __repr__(self) -> str:
-        return (f"FittedImage({self.info.width}x{self.info.height}x{self.info.channels} {self.info.kind}, "
-                f"psnr={self.psnr:.2f} dB, steps={self.steps}, seconds={self.seconds:.1f})")
+        ber = "" if self.ber is None else f", ber={self.ber:.3g}"
+        return (f"FittedImage({self.config.get('model', 'hashgrid')}, {self.info.width}x{self.info.height}x"
+                f"{self.info.channels} {self.info.kind}, psnr={self.psnr:.2f} dB{ber}, steps={self.steps}, "
+                f"seconds={self.seconds:.1f})")
 
     def render(self, size: Optional[Tuple[int, int]] = None,
-               scale: Optional[Union[float, Tuple[float, float]]] = None) -> Any:
+               scale: Optional[Union[float, Tuple[float, float]]] = None, bits: Optional[int] = None) -> Any:
         """The image at (h, w) = `size`, or the native size times `scale`, or native.
 
         Returns the fitted input's type, dtype and layout; pixels sample the field at
-        the pixel centres of the requested grid.
+        the pixel centres of the requested grid. `bits=16` returns a 16-bit image (numpy
+        uint16, PIL "I;16"; floats stay floats) of an 8-bit fit: bit-depth expansion. A
+        bit-plane model then predicts the 8 planes below its lowest fitted plane; the other
+        models quantise their continuous output to 16 bits.
         """
         height, width = self._output_size(size, scale)
-        return from_tensor(render_tensor(self.model, height, width), self.info)
+        info = _with_bits(self.info, bits)
+        device = next(self.model.parameters()).device
+        field = self.model if self.config.get("model") != "bitplane" else _thresholded(self.model, bits)
+        return from_tensor(render_tensor(field, height, width, device=device), info)
 
     def _output_size(self, size: Optional[Tuple[int, int]], scale: Any) -> Tuple[int, int]:
         if size is not None and scale is not None:
@@ -146,7 +146,7 @@ class FittedImage:
             "format": FORMAT, "version": FORMAT_VERSION, "config": self.config,
             "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "image_info": self.info.to_dict(),
-            "metrics": {"psnr": self.psnr, "steps": self.steps, "seconds": self.seconds},
+            "metrics": {"psnr": self.psnr, "steps": self.steps, "seconds": self.seconds, "ber": self.ber},
         }
 
     def save(self, path: Union[str, os.PathLike]) -> None:
@@ -183,11 +183,58 @@ def load(path: Union[str, os.PathLike], device: Optional[Union[str, torch.device
     if state.get("version", 0) > FORMAT_VERSION:
         raise ValueError(f"{os.fspath(path)} was written by a newer inr (format {state['version']})")
     info = ImageInfo.from_dict(state["image_info"])
-    model = build_field(state["config"], info.channels)
+    model = build_model(state["config"], info.channels)
     model.load_state_dict(state["state_dict"])
     model.to(torch.device(device) if device is not None else "cpu").eval()
     metrics = state["metrics"]
-    return FittedImage(model, info, state["config"], metrics["psnr"], metrics["steps"], metrics["seconds"])
+    return FittedImage(model, info, state["config"], metrics["psnr"], metrics["steps"], metrics["seconds"],
+                       metrics.get("ber"))
+
+
+def _thresholded(model: torch.nn.Module, bits: Optional[int]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A bit-plane model as coordinates -> values in [0, 1]: its planes thresholded at
+    logit 0. With `bits` above the fitted depth, the planes below its LSB come from the
+    network where it can extrapolate (SIREN backbone, as the bit-plane paper), else they
+    are set to the middle of the interval the fitted planes leave open (0b1000...)."""
+    extra = 0 if bits is None else max(int(bits) - model.bits, 0)
+    scale = 1.0 / float(2 ** (model.bits + extra) - 1)
+    if extra and model.extrapolates:
+        planes = torch.arange(model.bits + extra, device=next(model.parameters()).device) - extra
+
+        def field(coords: torch.Tensor) -> torch.Tensor:
+            return from_bit_planes(model(coords, planes) > 0).float() * scale
+        return field
+    fill = (1 << (extra - 1)) if extra else 0
+
+    def field(coords: torch.Tensor) -> torch.Tensor:
+        return ((from_bit_planes(model(coords) > 0) << extra) + fill).float() * scale
+    return field
+
+
+def _native_bits(info: ImageInfo) -> int:
+    """16 for 16-bit inputs (numpy uint16, PIL I;16 / I), else 8."""
+    return 16 if info.dtype == "uint16" else 8
+
+
+def _with_bits(info: ImageInfo, bits: Optional[int]) -> ImageInfo:
+    """`info` for an output of `bits` bits per channel (None: unchanged)."""
+    if bits is None or bits == _native_bits(info):
+        return info
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    if info.kind == "torch":
+        if info.dtype == "uint8" and bits == 16:
+            raise ValueError("torch has no uint16 images: fit a float tensor to render 16 bits")
+        return info
+    if info.kind == "numpy":
+        if info.dtype.startswith("float"):
+            return info
+        return dataclasses.replace(info, dtype="uint8" if bits == 8 else "uint16")
+    modes = {(1, 8): "L", (1, 16): "I;16", (3, 8): "RGB", (4, 8): "RGBA", (2, 8): "LA"}
+    mode = modes.get((info.channels, bits))
+    if mode is None:
+        raise ValueError(f"PIL has no {bits}-bit mode for {info.channels} channels: fit a numpy array instead")
+    return dataclasses.replace(info, mode=mode, dtype="uint8" if bits == 8 else "uint16")
 
 
 def _check_budget(steps: Any, seconds: Any, target_psnr: Any) -> Tuple[Optional[int], Optional[float], Optional[float]]:
@@ -222,13 +269,18 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
         target_psnr: Optional[float] = None, config: Optional[Mapping[str, Any]] = None,
         device: Optional[Union[str, torch.device]] = None, seed: int = 0,
         batch_size: Optional[int] = None, backend: Optional[str] = None,
-        progress: bool = True) -> FittedImage:
-    """Fits a hash-grid field to an image; returns a FittedImage.
+        progress: bool = True, model: str = "hashgrid", lossless: bool = False) -> FittedImage:
+    """Fits a coordinate network to an image; returns a FittedImage.
 
     img: numpy (HW/HWC), PIL or torch (CHW/NCHW, N = 1) image, 1 to 4 channels.
+    model: "hashgrid" (default), "siren", "fourier", "poly" or "bitplane" (see `inr.zoo`).
     steps / seconds / target_psnr: stop at whichever comes first (default: 2000 steps).
-    config: {"encoding": tcnn HashGrid dict, "network": tcnn MLP dict, "learning_rate",
-        "batch_size", "decay_start", "decay_factor"}, merged into `default_config(H, W)`.
+    lossless: bit-plane models only: also stop as soon as the bit error rate is 0 (the
+        render at native size then equals the input exactly); the default budget becomes
+        50000 steps. The remaining bit error rate is `.ber`.
+    config: model settings ({"encoding", "network", "learning_rate", "batch_size",
+        "decay_start", "decay_factor"}, bitplane also "bits", "backbone": "hashgrid" or
+        "siren"), merged into `default_config(H, W, model)`; may also name the "model".
     device: where to train (default: the tensor's device, else CPU).
     seed: model init and pixel batches; the same seed gives the same fit for a step budget.
     batch_size: pixels per step (overrides config["batch_size"]).
@@ -236,10 +288,14 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
     progress: show a tqdm bar with the PSNR and steps/s.
     """
     chw, info = to_tensor(img)
+    if lossless and steps is None and seconds is None and target_psnr is None:
+        steps = DEFAULT_LOSSLESS_STEPS
     steps, seconds, target_psnr = _check_budget(steps, seconds, target_psnr)
     device = torch.device(device if device is not None else (info.device if info.kind == "torch" else "cpu"))
     channels, height, width = chw.shape
-    cfg = resolve_config(config, height, width)
+    cfg = resolve_config(config, height, width, model, bits=_native_bits(info))
+    if lossless and cfg["model"] != "bitplane":
+        raise ValueError(f"lossless=True needs model='bitplane', got {cfg['model']!r}")
     if batch_size is not None:
         cfg["batch_size"] = batch_size
     batch = cfg["batch_size"]
@@ -248,12 +304,12 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
 
     with torch.random.fork_rng(devices=[]):  # parameters are drawn on the CPU, then moved
         torch.manual_seed(seed)
-        model = build_field(cfg, channels, backend=backend).to(device)
+        network = build_model(cfg, channels, backend=backend).to(device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    target = chw.to(device).reshape(channels, -1).t().contiguous()  # [H * W, C]
+    objective = make_objective(cfg, chw.to(device))
     coords = pixel_centres(height, width, device)  # [H * W, 2]
-    optimizer = _make_optimizer(model.parameters(), cfg["learning_rate"])
-    trainer = _Trainer(model, coords, target, height, width)
+    optimizer = _make_optimizer(network.parameters(), cfg["learning_rate"])
+    trainer = _Trainer(network, coords, objective)
 
     batch = min(batch, coords.shape[0])
     single_thread = device.type == "cpu" and batch < SINGLE_THREAD_BATCH
@@ -267,7 +323,11 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
                 break
             if seconds is not None and elapsed + trainer.eval_seconds >= seconds:
                 break
-            if target_psnr is not None and trainer.estimate >= target_psnr and trainer.may_evaluate(elapsed, 0.1):
+            if lossless and trainer.recent_errors == 0 and trainer.may_evaluate(elapsed, 0.1):
+                psnr = trainer.evaluate()  # the last batches had no wrong bit: check every bit
+                if trainer.ber == 0:
+                    break
+            elif target_psnr is not None and trainer.estimate >= target_psnr and trainer.may_evaluate(elapsed, 0.1):
                 psnr = trainer.evaluate()  # the batch-loss estimate says we are there: confirm
                 if psnr >= target_psnr:
                     break
@@ -278,19 +338,19 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
             for group in optimizer.param_groups:
                 group["lr"] = lr
             index = torch.randint(0, coords.shape[0], (batch,), device=device, generator=generator)
-            loss = torch.nn.functional.mse_loss(model(coords[index]), target[index])
+            loss, metric = objective.loss(network(coords[index]), index)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            if trainer.record(loss):
-                bar.set_postfix({"psnr~": f"{trainer.estimate:.2f}", "measured": f"{psnr:.2f}"}, refresh=False)
+            if trainer.record(metric):
+                bar.set_postfix(trainer.postfix(psnr), refresh=False)
             step += 1
             bar.update(1)
         train_seconds = time.perf_counter() - start
         psnr = trainer.evaluate()
-        bar.set_postfix({"psnr": f"{psnr:.2f}"})
-    model.eval()
-    return FittedImage(model, info, cfg, psnr, step, train_seconds)
+        bar.set_postfix(trainer.postfix(psnr))
+    network.eval()
+    return FittedImage(network, info, cfg, psnr, step, train_seconds, trainer.ber)
 
 
 @contextlib.contextmanager
@@ -307,47 +367,64 @@ def _num_threads(n: Optional[int]):
 
 
 class _Trainer:
-    """Bookkeeping for fit: a running batch-loss PSNR estimate and rationed full evaluations."""
+    """Bookkeeping for fit: a running estimate from batch metrics and rationed full evaluations."""
 
-    def __init__(self, model: Field, coords: torch.Tensor, target: torch.Tensor, height: int, width: int) -> None:
-        self.model, self.coords, self.target = model, coords, target
-        self.height, self.width = height, width
-        self.mse_ema: Optional[float] = None
+    def __init__(self, model: torch.nn.Module, coords: torch.Tensor, objective) -> None:
+        self.model, self.coords, self.objective = model, coords, objective
+        self.bitplanes = hasattr(objective, "planes")
+        self.metric_ema: Optional[float] = None
+        self.recent_errors: Optional[int] = None  # wrong bits in the last 8 batches (bit planes)
+        self.ber: Optional[float] = None
         self.eval_seconds, self.eval_total = 0.0, 0.0
         self._pending: list = []
 
-    def record(self, loss: torch.Tensor) -> bool:
-        """Adds a batch loss; every 8 steps (one device sync) updates the estimate, returns True."""
-        self._pending.append(loss.detach())
+    def record(self, metric: torch.Tensor) -> bool:
+        """Adds a batch metric (MSE, or wrong bits); every 8 steps (one device sync) updates
+        the estimate and returns True."""
+        self._pending.append(metric)
         if len(self._pending) < 8:
             return False
-        for value in torch.stack(self._pending).tolist():
-            self.mse_ema = value if self.mse_ema is None else 0.7 * self.mse_ema + 0.3 * value
+        values = torch.stack(self._pending).tolist()
         self._pending.clear()
+        for value in values:
+            self.metric_ema = value if self.metric_ema is None else 0.7 * self.metric_ema + 0.3 * value
+        if self.bitplanes:
+            self.recent_errors = int(sum(values))
         return True
 
     @property
     def estimate(self) -> float:
-        """PSNR estimated from recent batch losses (pessimistic while the loss falls)."""
-        return -math.inf if self.mse_ema is None else psnr_from_mse(self.mse_ema)
+        """PSNR estimated from recent batch losses (pessimistic while the loss falls); -inf
+        for bit planes (their batch metric is a bit count)."""
+        if self.metric_ema is None or self.bitplanes:
+            return -math.inf
+        return psnr_from_mse(self.metric_ema)
+
+    def postfix(self, psnr: float) -> dict:
+        if self.bitplanes:
+            return {"wrong_bits~": f"{self.metric_ema or 0:.0f}", "psnr": f"{psnr:.2f}"}
+        return {"psnr~": f"{self.estimate:.2f}", "measured": f"{psnr:.2f}"}
 
     def may_evaluate(self, elapsed: float, budget: float) -> bool:
         """Whether a full evaluation now keeps evaluations under `budget` of the time so far."""
-        if self.mse_ema is None:
+        if self.metric_ema is None:
             return False
         return self.eval_total + self.eval_seconds <= budget * elapsed
 
     @torch.no_grad()
     def evaluate(self) -> float:
-        """PSNR of the clamped field over the whole image at native resolution."""
+        """PSNR of the (clamped / thresholded) output over the whole image at native
+        resolution; sets `ber` for bit-plane objectives."""
         begin = time.perf_counter()
         was_training = self.model.training
         self.model.eval()
-        total = 0.0
+        total, wrong = 0.0, 0
         for i in range(0, self.coords.shape[0], RENDER_CHUNK):
-            pred = self.model(self.coords[i:i + RENDER_CHUNK]).clamp(0.0, 1.0)
-            total += float((pred - self.target[i:i + RENDER_CHUNK]).square().sum())
+            sq, bad = self.objective.errors(self.model(self.coords[i:i + RENDER_CHUNK]), i, i + RENDER_CHUNK)
+            total, wrong = total + sq, wrong + bad
         self.model.train(was_training)
+        if self.bitplanes:
+            self.ber = wrong / self.objective.n_bits
         self.eval_seconds = time.perf_counter() - begin
         self.eval_total += self.eval_seconds
-        return psnr_from_mse(total / self.target.numel())
+        return psnr_from_mse(total / self.objective.target.numel())
