@@ -75,6 +75,10 @@ def _add_fit(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-psnr", type=_positive(float), help="stop at this PSNR (dB)")
     parser.add_argument("--device", default=None, help="torch device to train on (default cpu)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--model", default="hashgrid",
+                        help="network family: hashgrid (default), siren, fourier, poly or bitplane")
+    parser.add_argument("--lossless", action="store_true",
+                        help="bitplane only: train until every bit is right (render then equals the input)")
 
 
 def _run_fit(args: argparse.Namespace) -> None:
@@ -84,10 +88,12 @@ def _run_fit(args: argparse.Namespace) -> None:
     _check_output(args.output, args.force)
     image = _read_image(args.image)
     result = fit(image, steps=args.steps, seconds=args.seconds, target_psnr=args.target_psnr,
-                 device=args.device, seed=args.seed, progress=not args.quiet)
+                 device=args.device, seed=args.seed, progress=not args.quiet, model=args.model,
+                 lossless=args.lossless)
     result.save(args.output)
     if not args.quiet:
-        print(f"{args.output}: {result.psnr:.2f} dB after {result.steps} steps ({result.seconds:.1f} s)")
+        ber = "" if result.ber is None else f", bit error rate {result.ber:.3g}"
+        print(f"{args.output}: {result.psnr:.2f} dB{ber} after {result.steps} steps ({result.seconds:.1f} s)")
 
 
 def _read_image(path: str) -> Image.Image:

@@ -57,7 +57,7 @@ def default_config(height: int, width: int, model: str = "hashgrid", bits: int =
         specific = {"encoding": {"otype": "Fourier", "kind": "gaussian", "n_frequencies": 128, "sigma": 10.0},
                     "network": {"n_neurons": 256, "n_hidden_layers": 3}, "learning_rate": 1e-3, "batch_size": 1 << 12}
     elif model == "poly":
-        specific = {"encoding": None, "network": {"n_neurons": 128, "n_levels": 10}, "learning_rate": 1e-3,
+        specific = {"encoding": None, "network": {"n_neurons": 128, "n_levels": 10}, "learning_rate": 3e-3,
                     "batch_size": 1 << 12}
     elif model == "bitplane":
         specific = {"bits": bits, "backbone": "hashgrid",
