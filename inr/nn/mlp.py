@@ -10,7 +10,7 @@ from torch import nn
 from inr.ops.fused_mlp import fused_mlp, layer_shapes, supports_fused
 from inr.ops.reference import ACTIVATIONS
 
-__all__ = ["MLP", "ACTIVATIONS"]
+__all__ = ["MLP", "LinearStack", "ACTIVATIONS"]
 
 
 def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -20,7 +20,19 @@ def _activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
     return ACTIVATIONS[key]
 
 
-class MLP(nn.Module):
+class LinearStack(nn.Module):
+    """Base of the networks kept as `self.layers`, a list of nn.Linear: their widths."""
+
+    @property
+    def n_input_dims(self) -> int:
+        return self.layers[0].in_features
+
+    @property
+    def n_output_dims(self) -> int:
+        return self.layers[-1].out_features
+
+
+class MLP(LinearStack):
     """n_in -> width (x n_hidden_layers, activation) -> n_out (output_activation).
 
     Matches tiny-cuda-nn's FullyFusedMLP/CutlassMLP: `n_hidden_layers` hidden layers,
@@ -52,14 +64,6 @@ class MLP(nn.Module):
             nn.init.uniform_(layer.weight, -bound, bound)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
-
-    @property
-    def n_input_dims(self) -> int:
-        return self.layers[0].in_features
-
-    @property
-    def n_output_dims(self) -> int:
-        return self.layers[-1].out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.is_cuda and self.fused and self.layers[0].bias is None:

@@ -7,10 +7,12 @@ import math
 import torch
 from torch import nn
 
+from inr.nn.mlp import LinearStack
+
 __all__ = ["Siren"]
 
 
-class Siren(nn.Module):
+class Siren(LinearStack):
     """[..., D] coordinates in [0, 1] -> [..., n_output_dims].
 
     Coordinates are mapped to [-1, 1] (SIREN's domain); each hidden layer is
@@ -31,14 +33,6 @@ class Siren(nn.Module):
             for i, layer in enumerate(self.layers):
                 bound = 1.0 / layer.in_features if i == 0 else math.sqrt(6.0 / layer.in_features) / self.w0
                 layer.weight.uniform_(-bound, bound)
-
-    @property
-    def n_input_dims(self) -> int:
-        return self.layers[0].in_features
-
-    @property
-    def n_output_dims(self) -> int:
-        return self.layers[-1].out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = x * 2.0 - 1.0
