@@ -7,9 +7,9 @@ __version__ = "0.1.0"
 __all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample"]
 
 
-def upsample(img, scale=None, size=None, model="default", device=None, tile=None):
+def upsample(img, scale=None, size=None, model="default", device=None, tile=None, progress=False):
     """Learned arbitrary-scale super-resolution; see `inr.sr.upsample.upsample` (imports
     `inr.sr` on first call, so `import inr` stays fast)."""
     from inr.sr.upsample import upsample as _upsample
 
-    return _upsample(img, scale=scale, size=size, model=model, device=device, tile=tile)
+    return _upsample(img, scale=scale, size=size, model=model, device=device, tile=tile, progress=progress)

@@ -281,7 +281,8 @@ def _run_upsample(args: argparse.Namespace) -> None:
         raise CLIError("--tile must be >= 0", code=2)
     jobs_model = resolve_model(args.model)  # once, before any image; errors are one line
     _run_batch(args, "upsample", "upsampled", lambda image: upsample(
-        image, scale=args.scale, size=args.size, model=jobs_model, device=args.device, tile=args.tile))
+        image, scale=args.scale, size=args.size, model=jobs_model, device=args.device, tile=args.tile,
+        progress=not args.quiet))
 
 
 # --- dispatch -------------------------------------------------------------------------

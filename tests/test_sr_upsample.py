@@ -111,6 +111,16 @@ def test_tiled_equals_untiled(model, scale):
     torch.testing.assert_close(out, ref.clamp(0, 1), atol=1e-5, rtol=0)
 
 
+def test_tile_progress_bar(model, capsys):
+    lr = torch.rand(3, 29, 34)
+    out = inr.upsample(lr, scale=2, model=model, tile=8, progress=True)
+    err = capsys.readouterr().err
+    assert "0/20" in err and "tile" in err                      # 4 x 5 tiles of 8 LR pixels
+    torch.testing.assert_close(out, inr.upsample(lr, scale=2, model=model, tile=8), atol=0, rtol=0)
+    inr.upsample(lr, scale=2, model=model, tile=8)
+    assert capsys.readouterr().err == ""                        # off by default
+
+
 def test_save_weights_load_roundtrip(model, tmp_path, rgb):
     path = tmp_path / "w.pt"
     save_weights(model, path)

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+from tqdm.auto import tqdm
 
 from inr._image import from_tensor, to_tensor
 from inr.sr.cuf import CUFHead, _filter_sum_conv, _filter_sum_gather, use_phase_conv
@@ -120,11 +121,13 @@ def resolve_model(model: ModelSpec = "default") -> SRModel:
 
 def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
              size: Optional[Tuple[int, int]] = None, model: ModelSpec = "default",
-             device: Optional[Union[str, torch.device]] = None, tile: Optional[int] = None) -> Any:
+             device: Optional[Union[str, torch.device]] = None, tile: Optional[int] = None,
+             progress: bool = False) -> Any:
     """Super-resolves `img` by `scale` (real, or (sy, sx)) or to `size=(h, w)`; see the module doc.
 
     device: torch device for the model (default: a torch input's device, else CPU).
     tile: LR tile side in pixels (None: automatic from the output size; 0: no tiling).
+    progress: show a progress bar over the tiles (when the image is tiled).
     """
     chw, info = to_tensor(img)
     h, w = chw.shape[-2:]
@@ -143,7 +146,7 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     up_h, up_w = max(out_h, h), max(out_w, w)
     channels = chw.shape[0]
     color = chw[:3] if channels >= 3 else chw[:1].expand(3, h, w)
-    out = _run_model(net, color.to(device), (up_h, up_w), tile)        # [3, up_h, up_w]
+    out = _run_model(net, color.to(device), (up_h, up_w), tile, progress)  # [3, up_h, up_w]
     out = out.clamp_(0.0, 1.0)
     if channels < 3:
         out = out.mean(0, keepdim=True)
@@ -199,7 +202,8 @@ def _auto_tile(scale_y: float, scale_x: float) -> int:
     return max(32, min(512, side))
 
 
-def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int]) -> torch.Tensor:
+def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int],
+               progress: bool = False) -> torch.Tensor:
     """lr [3, h, w] -> [3, H, W] float32 (not clipped), tiled when large."""
     h, w = lr.shape[-2:]
     big_h, big_w = out_size
@@ -215,12 +219,13 @@ def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
             x = lr.unsqueeze(0).float()
             if tile == 0 or (h <= tile and w <= tile) or not isinstance(net.head, CUFHead):
                 return net(x, out_size=out_size)[0].float()
-            return _run_tiled(net, x, out_size, tile)[0].float()
+            return _run_tiled(net, x, out_size, tile, progress)[0].float()
     finally:
         net.train(was_training)
 
 
-def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: int) -> torch.Tensor:
+def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: int,
+               progress: bool = False) -> torch.Tensor:
     _, _, h, w = lr.shape
     big_h, big_w = out_size
     margin = max(receptive_radius(net.encoder) + 1, 2)
@@ -228,15 +233,19 @@ def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
     ix, ox = nearest_phase(big_w, w, lr.device)
     ys, xs = axis_coords(big_h, h, lr.device), axis_coords(big_w, w, lr.device)
     out = torch.empty(1, 3, big_h, big_w, device=lr.device)
+    bar = tqdm(total=-(-h // tile) * -(-w // tile), unit="tile", disable=not progress, leave=False,
+               dynamic_ncols=True)
     for a0 in range(0, h, tile):
         a1 = min(h, a0 + tile)
         rows = _span(iy, a0, a1)
         if rows is None:
+            bar.update(-(-w // tile))
             continue
         c0, c1 = max(0, a0 - margin), min(h, a1 + margin)
         for b0 in range(0, w, tile):
             b1 = min(w, b0 + tile)
             cols = _span(ix, b0, b1)
+            bar.update(1)
             if cols is None:
                 continue
             d0, d1 = max(0, b0 - margin), min(w, b1 + margin)
@@ -245,6 +254,7 @@ def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
             out[:, :, rows, cols] = _cuf_render(
                 net.head, feat, crop, (iy[rows] - c0, oy[rows], ys[rows] - c0),
                 (ix[cols] - d0, ox[cols], xs[cols] - d0), (big_h / h, big_w / w))
+    bar.close()
     return out
 
 
