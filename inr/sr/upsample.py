@@ -101,8 +101,8 @@ def resolve_model(model: ModelSpec = "default") -> SRModel:
         path = Path(DEFAULT_WEIGHTS)
         if not path.is_file():
             raise FileNotFoundError(
-                "inr.upsample: no pretrained super-resolution weights are shipped yet "
-                f"({path} is missing); pass model=PATH (a checkpoint from `python -m inr.sr.train` "
+                f"inr.upsample: the shipped super-resolution weights are missing ({path}: "
+                "a broken install?); pass model=PATH (a checkpoint from `python -m inr.sr.train` "
                 "or a file from inr.sr.save_weights) or an SRModel")
     elif isinstance(model, (str, os.PathLike)):
         path = Path(model)
