@@ -165,7 +165,7 @@ def test_cli(model, tmp_path, rgb, capsys, monkeypatch):
     monkeypatch.setattr(UP, "DEFAULT_WEIGHTS", tmp_path / "missing.pt")
     assert main(["upsample", str(src / "a.png"), "-o", str(tmp_path / "x.png"), "--scale", "2"]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "no pretrained" in err
+    assert err.count("\n") == 1 and "weights are missing" in err
     assert main(["upsample", str(src / "a.png"), "-o", str(tmp_path / "y.png"), "--scale", "2",
                  "--model", str(tmp_path / "nope.pt")]) == 1
 
