@@ -21,10 +21,9 @@ import torch
 from tqdm.auto import tqdm
 
 from inr._image import ImageInfo, from_tensor, to_tensor
-from inr._objectives import make_objective
+from inr._objectives import BitPlaneObjective, make_objective
 from inr.nn.bitplane import from_bit_planes
-from inr.zoo import MODELS, build_model
-from inr.zoo import default_config as _zoo_default
+from inr.zoo import MODELS, build_model, default_config
 
 __all__ = ["fit", "load", "FittedImage", "default_config"]
 
@@ -35,11 +34,6 @@ DEFAULT_LOSSLESS_STEPS = 50_000
 RENDER_CHUNK = 1 << 16  # pixels per forward pass when rendering / evaluating
 EVAL_BUDGET = 0.03  # fraction of training time spent on periodic full-image PSNR
 SINGLE_THREAD_BATCH = 1 << 13  # smaller CPU batches train faster on one thread (less sync)
-
-
-def default_config(height: int, width: int, model: str = "hashgrid", bits: int = 8) -> dict:
-    """The default fit config of `model` for an image of this size; see `inr.zoo`."""
-    return _zoo_default(height, width, model, bits)
 
 
 def resolve_config(config: Optional[Mapping[str, Any]], height: int, width: int, model: str = "hashgrid",
@@ -371,7 +365,7 @@ class _Trainer:
 
     def __init__(self, model: torch.nn.Module, coords: torch.Tensor, objective) -> None:
         self.model, self.coords, self.objective = model, coords, objective
-        self.bitplanes = hasattr(objective, "planes")
+        self.bitplanes = isinstance(objective, BitPlaneObjective)
         self.metric_ema: Optional[float] = None
         self.recent_errors: Optional[int] = None  # wrong bits in the last 8 batches (bit planes)
         self.ber: Optional[float] = None
