@@ -1,10 +1,14 @@
 """inr: implicit neural representations and arbitrary-scale imaging."""
 from inr._native import backends
+from inr.codec import decode, encode
+from inr.codec.pillow_plugin import register as _register_pillow_plugin
 from inr.fit import FittedImage, fit, load
 from inr.resample import resize
 
 __version__ = "0.1.0"
-__all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample"]
+__all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample", "encode", "decode"]
+
+_register_pillow_plugin()
 
 
 def upsample(img, scale=None, size=None, model="default", device=None, tile=None, progress=False):

@@ -1,6 +1,8 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
 `inr resize IN... -o OUT --scale S | --size WxH`,
-`inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`.
+`inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`,
+`inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P]`, `inr decode IN.inr -o OUT.png
+[--scale S | --size WxH]`, `inr convert IN OUT` (either side .inr), `inr info FILE.inr`.
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
 running it. Writes are atomic and never overwrite without --force; bad input ends with
@@ -285,6 +287,106 @@ def _run_upsample(args: argparse.Namespace) -> None:
         progress=not args.quiet))
 
 
+# --- codec: encode / decode / convert / info -------------------------------------------
+
+def _add_encode_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quality", type=float, default=6.0, help="0 (smallest) .. 12 (best); default 6")
+    group.add_argument("--bpp", type=_positive(float), help="largest file not above this many bits per pixel")
+    group.add_argument("--psnr", type=_positive(float), help="smallest file reaching this PSNR (dB)")
+    parser.add_argument("--preset", default="fast", help="fast (default, CPU-friendly) or best")
+    parser.add_argument("--iterations", type=_positive(int), help="optimisation steps (overrides the preset)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def _add_decode_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--scale", type=_positive(float), help="decode at the stored size x SCALE")
+    group.add_argument("--size", type=_size, help="decode at WxH")
+
+
+def _add_encode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="image file (PNG, JPEG, TIFF, ...)")
+    parser.add_argument("-o", "--output", required=True, help=".inr file to write")
+    _add_encode_options(parser)
+
+
+def _add_decode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help=".inr file")
+    parser.add_argument("-o", "--output", required=True, help="image file to write; format from the extension")
+    _add_decode_options(parser)
+
+
+def _add_convert(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="image file or .inr file")
+    parser.add_argument("output", help="image file or .inr file (one of the two must be .inr)")
+    _add_encode_options(parser)
+    _add_decode_options(parser)
+
+
+def _is_inr(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() == ".inr"
+
+
+def _encode_file(args: argparse.Namespace) -> None:
+    from inr.codec import encode
+    from inr.fit import atomic_write
+
+    _check_input(args.input)
+    _check_output(args.output, args.force)
+    if not _is_inr(args.output):
+        raise CLIError(f"{args.output}: the output of encode must end in .inr")
+    image = _read_image(args.input)
+    data = encode(image, quality=args.quality, bpp=args.bpp, psnr=args.psnr, preset=args.preset,
+                  iterations=args.iterations, seed=args.seed, progress=not args.quiet)
+    atomic_write(args.output, lambda f: f.write(data))
+    if not args.quiet:
+        print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (image.width * image.height):.4f} bpp")
+
+
+def _decode_file(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from inr.codec import decode
+
+    _check_input(args.input)
+    _check_output(args.output, args.force)
+    if os.path.splitext(args.output)[1].lower() not in Image.registered_extensions() or _is_inr(args.output):
+        raise CLIError(f"{args.output}: unknown image format; use an extension like .png")
+    with open(args.input, "rb") as f:
+        pixels = decode(f.read(), scale=args.scale, size=args.size)
+    if pixels.dtype == np.uint16 and pixels.ndim == 3:  # Pillow cannot write 16-bit colour
+        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        if not args.quiet:
+            print(f"{args.output}: 16-bit colour written as 8-bit (inr.decode returns all 16 bits)")
+    _write_image(args.output, _to_pil(pixels))
+    if not args.quiet:
+        print(f"{args.output}: {pixels.shape[1]}x{pixels.shape[0]}")
+
+
+def _run_convert(args: argparse.Namespace) -> None:
+    if _is_inr(args.output):
+        _encode_file(args)
+    elif _is_inr(args.input):
+        _decode_file(args)
+    else:
+        raise CLIError("one of the two files must be .inr (use `inr resize` for other conversions)", code=2)
+
+
+def _run_info(args: argparse.Namespace) -> None:
+    from inr.codec import info
+
+    _check_input(args.input)
+    with open(args.input, "rb") as f:
+        facts = info(f.read())
+    for key, value in facts.items():
+        print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+def _add_info(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help=".inr file")
+
+
 # --- dispatch -------------------------------------------------------------------------
 
 COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
@@ -292,6 +394,10 @@ COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
     "render": ("render a saved fit at any size", _add_render, _run_render),
     "resize": ("resize images (bicubic, Lanczos, ...; MATLAB-imresize exact)", _add_resize, _run_resize),
     "upsample": ("super-resolve images with a learned model at any scale", _add_upsample, _run_upsample),
+    "encode": ("compress an image into a .inr file", _add_encode, _encode_file),
+    "decode": ("decode a .inr file to an image, at any size", _add_decode, _decode_file),
+    "convert": ("convert between .inr and other image formats", _add_convert, _run_convert),
+    "info": ("show what a .inr file holds", _add_info, _run_info),
 }
 
 

@@ -1,0 +1,235 @@
+"""The lossy codec's representation (Cool-chic family): latent grids + context model + synthesis.
+
+A picture is L latent grids of K channels, level i of ceil(H/2^i) x ceil(W/2^i) integer
+cells (Ladune et al., "COOL-CHIC", ICCV 2023; Kim et al., "C3", CVPR 2024). Every level is
+interpolated (bicubic, fixed taps) to the output pixel positions, and a per-pixel linear
+map plus a small MLP turn the L*K values into the colour. The encoder starts from a
+Laplacian-pyramid decomposition in a luma/chroma space read through the linear map, so the
+rate-distortion training refines a working codec instead of starting from zeros. Because the interpolation takes any positions, the
+decoder renders at any resolution.
+
+Entropy model: levels are coded coarsest first; inside a level the cells are coded in
+three phases, (even, even), (odd, odd), then the rest, so every cell sees already decoded
+neighbours (diagonal ones in phase 1, direct ones in phase 2), the interpolated
+coarser level of the same channel and (for channels 1..K-1) the co-located cell of channel 0
+(luma), all divided by a per-level power of two. A tiny MLP plus a per-(level, channel)
+offset maps this context to a Laplace mean and log2-scale. Phases are vectorised, so
+decoding is a few dozen array operations, not a pixel loop.
+
+`LatentModel` is the float training model; `inr.codec.lossy` runs the same maths in
+fixed point (`inr.codec.fixed`) for coding.
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from inr.codec.fixed import ONE, TAP_BITS, cubic_taps
+from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
+
+__all__ = ["context_inputs", "level_shapes", "pixel_taps", "parent_taps", "phase_of", "context_features_int",
+           "LatentModel"]
+
+_LOG2_SCALE_MAX = LOG2_SCALE_MIN + (N_SCALES - 1) / SCALE_STEPS_PER_OCTAVE
+
+
+def level_shapes(height: int, width: int, n_levels: int) -> List[Tuple[int, int]]:
+    """Grid shape of every level: ceil(H / 2^i) x ceil(W / 2^i)."""
+    return [(-(-height // (1 << i)), -(-width // (1 << i))) for i in range(n_levels)]
+
+
+def pixel_taps(n_out: int, n_pixels: int, level: int, n_cells: int):
+    """Taps of output samples x = 0..n_out-1 spanning an image axis of n_pixels pixels."""
+    numerator = (2 * np.arange(n_out, dtype=np.int64) + 1) * n_pixels
+    return cubic_taps(numerator, 2 * n_out, level, n_cells)
+
+
+def parent_taps(n_cells: int, level: int, n_parent_cells: int):
+    """Taps of the cells of `level` on the grid of `level + 1`."""
+    numerator = (2 * np.arange(n_cells, dtype=np.int64) + 1) << level
+    return cubic_taps(numerator, 2, level + 1, n_parent_cells)
+
+
+def phase_of(height: int, width: int) -> np.ndarray:
+    """Coding phase of every cell: 0 (even, even), 1 (odd, odd), 2 otherwise."""
+    r = np.arange(height)[:, None] % 2
+    c = np.arange(width)[None, :] % 2
+    return np.where((r == 0) & (c == 0), 0, np.where((r == 1) & (c == 1), 1, 2))
+
+
+_NEIGHBOURS = {1: ((-1, -1), (-1, 1), (1, -1), (1, 1)), 2: ((-1, 0), (1, 0), (0, -1), (0, 1))}
+
+
+def context_inputs(n_channels: int) -> int:
+    """Context width: 4 neighbours, the interpolated parent, the co-located cell of channel 0
+    (already decoded when coding channels 1..K-1), phase and channel one-hots."""
+    return 9 + n_channels
+
+
+def context_features_int(grid: np.ndarray, parent: np.ndarray, phase: int, channel: int, n_channels: int,
+                         rows: np.ndarray, cols: np.ndarray, first: np.ndarray = None, shift: int = 0) -> np.ndarray:
+    """Context of the cells (rows, cols) of one channel and phase: [N, context_inputs]
+    float64 integers with fixed-point scale ONE. Cell values (neighbours, parent, the
+    co-located cell of channel 0 given as `first`) are divided by 2^shift (the level's
+    input normalisation; floor for the parent)."""
+    h, w = grid.shape
+    padded = np.zeros((h + 2, w + 2), dtype=np.float64)
+    padded[1:-1, 1:-1] = grid
+    unit = ONE / float(1 << shift)
+    features = np.zeros((len(rows), context_inputs(n_channels)), dtype=np.float64)
+    for k, (dr, dc) in enumerate(_NEIGHBOURS.get(phase, ())):
+        features[:, k] = padded[rows + 1 + dr, cols + 1 + dc] * unit
+    features[:, 4] = np.floor(parent[rows, cols] / float(1 << shift))
+    if channel > 0 and first is not None:
+        features[:, 5] = first[rows, cols] * unit
+    features[:, 6 + phase] = ONE
+    features[:, 9 + channel] = ONE
+    return features
+
+
+def _torch_taps(taps) -> Tuple[torch.Tensor, torch.Tensor]:
+    index, weight = taps
+    return torch.from_numpy(index), torch.from_numpy(weight.astype(np.float32) / (1 << TAP_BITS))
+
+
+def interpolate(grid: torch.Tensor, rows, cols) -> torch.Tensor:
+    """Separable 4-tap interpolation of [K, h, w] at precomputed taps -> [K, H, W]."""
+    (ri, rw), (ci, cw) = rows, cols
+    across = (grid[:, ri] * rw[None, :, :, None]).sum(2)     # [K, H, w]
+    return (across[:, :, ci] * cw[None, None]).sum(-1)       # [K, H, W]
+
+
+def _is_identity(grid: torch.Tensor, taps) -> bool:
+    """Whether the taps sample the grid at its own cells (level 0 at the native size)."""
+    (ri, rw), (ci, cw) = taps
+    if ri.shape[0] != grid.shape[1] or ci.shape[0] != grid.shape[2]:
+        return False
+    for index, weight in ((ri, rw), (ci, cw)):
+        n = index.shape[0]
+        if not (bool((weight[:, 1] == 1.0).all()) and bool((index[:, 1] == torch.arange(n)).all())):
+            return False
+    return True
+
+
+def _mlp(sizes: List[int]) -> nn.Sequential:
+    layers: List[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def laplace_bits(values: torch.Tensor, mean: torch.Tensor, log2_scale: torch.Tensor) -> torch.Tensor:
+    """-log2 P(values) under a Laplace(mean, 2^log2_scale) discretised to integers."""
+    scale = torch.exp2(log2_scale.clamp(LOG2_SCALE_MIN, _LOG2_SCALE_MAX))
+    d = (values - mean).abs()
+    upper = torch.exp(-(d - 0.5).abs() / scale)
+    lower = torch.exp(-(d + 0.5) / scale)
+    inner = torch.where(d < 0.5, 1.0 - 0.5 * (upper + lower), 0.5 * (upper - lower))
+    return -torch.log2(inner.clamp_min(2.0 ** -16))
+
+
+class LatentModel(nn.Module):
+    """Float model for rate-distortion training; see the module docstring."""
+
+    def __init__(self, height: int, width: int, channels: int, n_levels: int = 7, hidden: Tuple[int, ...] = (32, 32),
+                 context_hidden: int = 24) -> None:
+        super().__init__()
+        self.height, self.width, self.channels = height, width, channels
+        self.shapes = level_shapes(height, width, n_levels)
+        self.latents = nn.ParameterList([nn.Parameter(torch.zeros(channels, h, w)) for h, w in self.shapes])
+        n_features = n_levels * channels
+        self.skip = nn.Linear(n_features, channels)
+        self.synthesis = _mlp([n_features, *hidden, channels])
+        nn.init.zeros_(self.synthesis[-1].weight)
+        nn.init.zeros_(self.synthesis[-1].bias)
+        self.context = _mlp([context_inputs(channels), context_hidden, 2])
+        nn.init.zeros_(self.context[-1].weight)
+        nn.init.zeros_(self.context[-1].bias)
+        # Per-(level, channel) offsets of the context output (mean, log2-scale): the encoder
+        # starts them at the empirical Laplace fit of each grid, the MLP refines from there.
+        self.context_bias = nn.Parameter(torch.zeros(n_levels, channels, 2))
+        # Per-feature scale (the level's quantisation step, in pixel units) applied before the
+        # skip and the synthesis: weights stay O(1) for the optimiser and are folded back in
+        # by the encoder (`folded_layers`), so the decoder sees plain linear layers.
+        self.register_buffer("feature_scale", torch.ones(n_features))
+        self.context_shift = [0] * n_levels     # per-level input normalisation of the context (powers of two)
+        self._pixel_taps = [(_torch_taps(pixel_taps(height, height, i, h)), _torch_taps(pixel_taps(width, width, i, w)))
+                            for i, (h, w) in enumerate(self.shapes)]
+        self._parent_taps = [(_torch_taps(parent_taps(h, i, ph)), _torch_taps(parent_taps(w, i, pw)))
+                             for i, ((h, w), (ph, pw)) in enumerate(zip(self.shapes[:-1], self.shapes[1:]))]
+        self._phases = [torch.from_numpy(phase_of(h, w)) for h, w in self.shapes]
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.shapes)
+
+    def quantized_latents(self, mode: str) -> List[torch.Tensor]:
+        """Latents with uniform noise ("noise") or rounded with a straight-through gradient ("round")."""
+        if mode == "noise":
+            return [y + torch.empty_like(y).uniform_(-0.5, 0.5) for y in self.latents]
+        return [y + (torch.round(y) - y).detach() for y in self.latents]
+
+    def render(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
+        """[C, H, W] picture from (quantized) latents at the native pixel grid."""
+        taps = rows_cols or self._pixel_taps
+        features = torch.cat([y if _is_identity(y, t) else interpolate(y, *t) for y, t in zip(latents, taps)],
+                             dim=0).permute(1, 2, 0)  # [H, W, LK]
+        features = features * self.feature_scale
+        return (self.skip(features) + self.synthesis(features)).permute(2, 0, 1)
+
+    def context_features(self, latents: List[torch.Tensor], level: int) -> torch.Tensor:
+        """Float twin of `context_features_int` for every cell of a level: [K, h, w, inputs]."""
+        grid = latents[level]
+        k_channels, h, w = grid.shape
+        padded = nn.functional.pad(grid, (1, 1, 1, 1))
+        shifted = {(dr, dc): padded[:, 1 + dr:1 + dr + h, 1 + dc:1 + dc + w] for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
+        phase = self._phases[level]
+        zero = torch.zeros_like(grid)
+        unit = 2.0 ** -self.context_shift[level]
+        columns = []
+        for k in range(4):
+            columns.append(unit * torch.where(phase == 1, shifted[_NEIGHBOURS[1][k]],
+                                              torch.where(phase == 2, shifted[_NEIGHBOURS[2][k]], zero)))
+        if level + 1 < self.n_levels:
+            columns.append(unit * interpolate(latents[level + 1], *self._parent_taps[level]))
+        else:
+            columns.append(zero)
+        first = torch.cat([zero[:1], grid[:1].expand(k_channels - 1, h, w)], dim=0)
+        columns.append(unit * first)
+        columns += [(phase == p).to(grid.dtype).expand_as(grid) for p in range(3)]
+        channel = torch.arange(k_channels)[:, None, None]
+        columns += [(channel == c).to(grid.dtype).expand_as(grid) for c in range(k_channels)]
+        return torch.stack(columns, dim=-1)
+
+    def rate_bits(self, latents: List[torch.Tensor]) -> torch.Tensor:
+        """Estimated bits of all latents under the context model."""
+        total = latents[0].new_zeros(())
+        for level, y in enumerate(latents):
+            params = self.context(self.context_features(latents, level)) + self.context_bias[level][:, None, None, :]
+            total = total + laplace_bits(y, params[..., 0], params[..., 1]).sum()
+        return total
+
+    def folded_layers(self, module: nn.Module) -> List[Tuple[torch.Tensor, torch.Tensor]]:
+        """(weight, bias) of the linear layers of `module` (skip or synthesis) acting on the
+        unscaled features: the feature scale is folded into the first layer."""
+        linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        layers = [(m.weight.detach().clone(), m.bias.detach().clone()) for m in linears]
+        layers[0] = (layers[0][0] * self.feature_scale[None, :], layers[0][1])
+        return layers
+
+    def n_weights(self) -> int:
+        return sum(p.numel() for name, p in self.named_parameters() if not name.startswith("latents"))
+
+    def fit_context_bias(self) -> None:
+        """Start the context offsets at a zero-mean Laplace fit of every rounded grid."""
+        with torch.no_grad():
+            for level, y in enumerate(self.latents):
+                mean_abs = torch.round(y).abs().mean(dim=(1, 2)).clamp_min(2.0 ** LOG2_SCALE_MIN)
+                self.context_bias[level, :, 0] = 0.0
+                self.context_bias[level, :, 1] = torch.log2(mean_abs)

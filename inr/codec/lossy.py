@@ -1,0 +1,500 @@
+"""Lossy mode: rate-distortion training of a `LatentModel`, then fixed-point coding.
+
+`encode_lossy` starts from a closed-loop Laplacian pyramid (per-level steps), fits the
+context model alone to those latents (cheap, most of the budget), then overfits the model
+to the picture by minimising MSE + lambda * bits per pixel (optionally uniform noise on the
+latents first, then rounding with a straight-through gradient), quantises the network weights (precision picked by rate-distortion), and codes
+everything into one range-coded stream. `decode_lossy` rebuilds the integer latents and
+weights and renders them with `inr.codec.fixed`, at the native size or any other.
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from inr.codec.container import FormatError
+from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
+from inr.codec.fixed import FRAC, ONE, linear_int, quantize_weights, upsample_int
+from inr.codec.latents import (LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, level_shapes,
+                               parent_taps, phase_of, pixel_taps)
+from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
+
+__all__ = ["LossyConfig", "PRESETS", "encode_lossy", "decode_lossy"]
+
+_WEIGHT_BITS = range(4, 13)
+_CONTEXT_BITS = 8
+_OUT_FRAC = 16
+_ROW_CHUNK_PIXELS = 1 << 18
+_MAX_SHIFT = 12
+_WARMUP_BATCH = 1 << 18
+
+
+@dataclass(frozen=True)
+class LossyConfig:
+    """Everything the decoder needs besides the coded numbers (stored in the file)."""
+
+    n_levels: int
+    hidden: Tuple[int, ...]
+    context_hidden: int
+    context_bits: int
+    synthesis_bits: int
+    skip_bits: int
+    context_scale: int          # table scale index of the context weights
+    synthesis_scale: int        # table scale index of the synthesis weights
+    skip_scale: int             # table scale index of the linear (skip) weights
+    level_shifts: Tuple[int, ...] = ()   # extra fractional bits of the first-layer weights reading level i
+
+    def shifts(self) -> Tuple[int, ...]:
+        return self.level_shifts or (0,) * self.n_levels
+
+    def to_bytes(self) -> bytes:
+        shifts = self.shifts()
+        return struct.pack(f"<BB{len(self.hidden)}B7B{len(shifts)}B", self.n_levels, len(self.hidden), *self.hidden,
+                           self.context_hidden, self.context_bits, self.synthesis_bits, self.skip_bits,
+                           self.context_scale, self.synthesis_scale, self.skip_scale, *shifts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "LossyConfig":
+        try:
+            n_levels, n_hidden = struct.unpack_from("<BB", data)
+            hidden = struct.unpack_from(f"<{n_hidden}B", data, 2)
+            rest = struct.unpack_from("<7B", data, 2 + n_hidden)
+            shifts = struct.unpack_from(f"<{n_levels}B", data, 9 + n_hidden)
+        except struct.error as exc:
+            raise FormatError(f"lossy config truncated: {exc}") from None
+        if len(data) != 9 + n_hidden + n_levels:
+            raise FormatError("lossy config has trailing bytes")
+        config = cls(n_levels, tuple(hidden), *rest, tuple(shifts))
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not 1 <= self.n_levels <= 12 or len(self.hidden) > 4 or not all(1 <= h <= 128 for h in self.hidden):
+            raise FormatError("lossy config out of range (levels or widths)")
+        if not 1 <= self.context_hidden <= 64 or max(self.context_bits, self.synthesis_bits, self.skip_bits) > 16:
+            raise FormatError("lossy config out of range (context or precision)")
+        if max(self.context_scale, self.synthesis_scale, self.skip_scale) >= N_SCALES:
+            raise FormatError("lossy config out of range (weight scales)")
+        if len(self.shifts()) != self.n_levels or max(self.shifts()) > _MAX_SHIFT:
+            raise FormatError("lossy config out of range (level shifts)")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Encoder settings: network sizes and optimisation budget."""
+
+    n_levels: int
+    hidden: Tuple[int, ...]
+    context_hidden: int
+    iterations: int
+    learning_rate: float
+    latent_lr_scale: float = 1.0
+    step_factor: float = 1.0      # finest quantisation step = step_factor * sqrt(lambda)
+    level_gain: float = 2.0       # step of level i = finest step / level_gain**i
+    noise_fraction: float = 0.8   # share of the iterations trained with uniform noise (then rounding)
+    context_warmup: int = 0       # rate-only iterations fitting the context model to the initial latents
+    context_lr: float = 3e-2
+    deadzone: float = 0.0         # initial latents: |x| rounds to 0 below 0.5 + deadzone (cheap RD quantisation)
+
+
+PRESETS = {
+    # most of the budget goes to the entropy model (cheap: no rendering); the joint
+    # rate-distortion iterations mainly adapt the synthesis to the rounded latents
+    "fast": Preset(n_levels=7, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
+                   step_factor=3.0, level_gain=2.0, noise_fraction=0.0, context_warmup=600, context_lr=5e-2),
+    "best": Preset(n_levels=7, hidden=(24, 24), context_hidden=24, iterations=100, learning_rate=1e-2, latent_lr_scale=3.0,
+                   step_factor=3.0, level_gain=2.0, noise_fraction=0.0, context_warmup=2000, context_lr=5e-2),
+}
+
+
+# ---- fixed-point networks ------------------------------------------------------------
+
+def _layer_shapes(sizes: Sequence[int]) -> List[Tuple[int, int]]:
+    return list(zip(sizes[1:], sizes[:-1]))
+
+
+def _mlp_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, out_frac: int) -> np.ndarray:
+    for i, (w, b) in enumerate(layers):
+        last = i == len(layers) - 1
+        x = linear_int(x, w, b, bits, relu=not last, out_frac=out_frac if last else FRAC_BITS)
+    return x
+
+
+def _weights_of(layers, bits: int) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Integer weights of a module's linear layers, or of a list of float (weight, bias)."""
+    if isinstance(layers, torch.nn.Module):
+        layers = [(m.weight.detach(), m.bias.detach()) for m in _linears(layers)]
+    return [(quantize_weights(w.numpy(), bits, VALUE_LIMIT), quantize_weights(b.numpy(), bits, VALUE_LIMIT))
+            for w, b in layers]
+
+
+def _flat(layers: List[Tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    return np.concatenate([np.r_[w.ravel(), b.ravel()] for w, b in layers])
+
+
+def _unflat(values: np.ndarray, sizes: Sequence[int]) -> List[Tuple[np.ndarray, np.ndarray]]:
+    layers, at = [], 0
+    for n_out, n_in in _layer_shapes(sizes):
+        w = values[at:at + n_out * n_in].reshape(n_out, n_in)
+        at += n_out * n_in
+        layers.append((w, values[at:at + n_out]))
+        at += n_out
+    return layers
+
+
+def _scale_fp(index: int) -> int:
+    return int(round((LOG2_SCALE_MIN + index / SCALE_STEPS_PER_OCTAVE) * (1 << FRAC_BITS)))
+
+
+def _best_scale(values: np.ndarray) -> int:
+    """Table scale index closest to the Laplace maximum-likelihood scale of `values`."""
+    mean_abs = max(float(np.abs(values).mean()), 1e-3)
+    index = round((math.log2(mean_abs) - LOG2_SCALE_MIN) * SCALE_STEPS_PER_OCTAVE)
+    return int(min(max(index, 0), N_SCALES - 1))
+
+
+def _sizes(config: LossyConfig, channels: int) -> Tuple[List[int], List[int], List[int]]:
+    """Layer sizes of the synthesis MLP, the context MLP and the linear skip."""
+    n_features = config.n_levels * channels
+    return [n_features, *config.hidden, channels], [context_inputs(channels), config.context_hidden, 2], [n_features, channels]
+
+
+# ---- latents: coding order shared by encoder and decoder -------------------------------
+
+def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tuple[np.ndarray, np.ndarray]], bits: int,
+                  context_bias: np.ndarray, context_shift: Sequence[int], code: Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> List[np.ndarray]:
+    """Walk levels coarsest first, then channels, then phases 0, 1, 2;
+    `code(level, channel, rows, cols, mean, log2_scale)` returns the cell values (encoder:
+    the known ones, decoder: freshly decoded). Returns the grids, [K, h, w] int64 each."""
+    grids: List[Optional[np.ndarray]] = [None] * len(shapes)
+    for level in reversed(range(len(shapes))):
+        h, w = shapes[level]
+        grid = np.zeros((channels, h, w), dtype=np.int64)
+        phases = phase_of(h, w)
+        positions = [np.nonzero(phases == phase) for phase in range(3)]
+        for channel in range(channels):
+            if level + 1 < len(shapes):
+                ph, pw = shapes[level + 1]
+                parent = upsample_int(grids[level + 1][channel], parent_taps(h, level, ph), parent_taps(w, level, pw))
+            else:
+                parent = np.zeros((h, w))
+            for phase, (rows, cols) in enumerate(positions):
+                if rows.size == 0:
+                    continue
+                features = context_features_int(grid[channel], parent, phase, channel, channels, rows, cols,
+                                                grid[0], context_shift[level])
+                params = _mlp_int(features, context, bits, FRAC_BITS).astype(np.int64)
+                params = params + (context_bias[level, channel] << (FRAC_BITS - bits))[None, :]
+                grid[channel, rows, cols] = code(level, channel, rows, cols, params[:, 0], params[:, 1])
+        grids[level] = grid
+    return grids
+
+
+def _first_layer_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, column_shift: np.ndarray,
+                     relu: bool, out_frac: int) -> np.ndarray:
+    """`linear_int` whose input column j has bits + column_shift[j] fractional weight bits
+    (the bias keeps `bits`): features are pre-multiplied by 2^(max shift - shift), exactly."""
+    top = int(column_shift.max()) if column_shift.size else 0
+    acc = (x * np.exp2(top - column_shift)) @ weight.T.astype(np.float64) + bias.astype(np.float64) * (ONE * 2.0 ** top)
+    out = np.floor(acc / float(2.0 ** (bits + top + FRAC - out_frac)))
+    if relu:
+        out = np.maximum(out, 0.0)
+    return np.clip(out, -float(1 << 34), float(1 << 34))
+
+
+def _net_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, column_shift: np.ndarray,
+             out_frac: int) -> np.ndarray:
+    w, b = layers[0]
+    x = _first_layer_int(x, w, b, bits, column_shift, relu=len(layers) > 1, out_frac=out_frac if len(layers) == 1 else FRAC_BITS)
+    return _mlp_int(x, layers[1:], bits, out_frac) if len(layers) > 1 else x
+
+
+def _synthesise(grids: List[np.ndarray], synthesis: List[Tuple[np.ndarray, np.ndarray]], bits: int,
+                skip: Tuple[np.ndarray, np.ndarray], skip_bits: int,
+                height: int, width: int, out_h: int, out_w: int, max_value: int,
+                level_shifts: Sequence[int] = ()) -> np.ndarray:
+    """Fixed-point rendering at out_h x out_w: [out_h, out_w, C] integers in 0..max_value."""
+    shapes = [g.shape[1:] for g in grids]
+    col_taps = [pixel_taps(out_w, width, i, w) for i, (_, w) in enumerate(shapes)]
+    row_taps = [pixel_taps(out_h, height, i, h) for i, (h, _) in enumerate(shapes)]
+    channels = synthesis[-1][0].shape[0]
+    shifts = list(level_shifts) or [0] * len(grids)
+    column_shift = np.array([shifts[i] for i, g in enumerate(grids) for _ in range(g.shape[0])], dtype=np.float64)
+    out = np.empty((out_h, out_w, channels), dtype=np.int64)
+    step = max(1, _ROW_CHUNK_PIXELS // out_w)
+    for top in range(0, out_h, step):
+        rows = slice(top, min(out_h, top + step))
+        features = np.stack([upsample_int(g[k], (ri[rows], rw[rows]), ct)
+                             for g, (ri, rw), ct in zip(grids, row_taps, col_taps) for k in range(g.shape[0])], axis=-1)
+        features = features.reshape(-1, features.shape[-1])
+        values = (_net_int(features, synthesis, bits, column_shift, _OUT_FRAC)
+                  + _net_int(features, [skip], skip_bits, column_shift, _OUT_FRAC))
+        pixels = np.floor((values * max_value + (1 << (_OUT_FRAC - 1))) / float(1 << _OUT_FRAC))
+        out[rows] = np.clip(pixels, 0, max_value).reshape(-1, out_w, channels)
+    return out
+
+
+# ---- encoder ---------------------------------------------------------------------------
+
+_YCBCR = torch.tensor([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def _colour_transform(channels: int) -> torch.Tensor:
+    """Luma/chroma transform applied before the pyramid (identity for gray and alpha)."""
+    transform = torch.eye(channels)
+    if channels >= 3:
+        transform[:3, :3] = _YCBCR
+    return transform
+
+
+def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float, deadzone: float = 0.0) -> None:
+    """Laplacian-pyramid start: coarse-to-fine area averages of the luma/chroma residual in
+    units of a per-level quantisation step, read back by the linear skip."""
+    channels, height, width = target.shape
+    transform = _colour_transform(channels)
+    residual = torch.einsum("kc,chw->khw", transform, target)
+    mean = residual.mean(dim=(1, 2), keepdim=True)
+    residual = residual - mean
+    steps = [step * level_gain ** -i for i in range(model.n_levels)]
+    with torch.no_grad():
+        for level in reversed(range(model.n_levels)):
+            h, w = model.shapes[level]
+            factor = 1 << level
+            padded = torch.nn.functional.pad(residual[None], (0, w * factor - width, 0, h * factor - height),
+                                             mode="replicate")[0] if level else residual
+            cells = torch.nn.functional.avg_pool2d(padded[None], factor)[0] / steps[level] if level else residual / steps[0]
+            if deadzone > 0:
+                cells = torch.sign(cells) * torch.clamp(torch.floor(cells.abs() + 0.5 - deadzone), min=0.0)
+            model.latents[level].copy_(cells)
+            residual = residual - interpolate(torch.round(cells), *model._pixel_taps[level]) * steps[level]
+        inverse = torch.linalg.inv(transform)
+        model.feature_scale.copy_(torch.tensor([s for s in steps for _ in range(channels)]))
+        model.skip.weight.copy_(torch.cat([inverse] * model.n_levels, dim=1))
+        model.skip.bias.copy_(inverse @ mean.view(-1))
+
+
+def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset) -> None:
+    """Fit the context model alone to the rounded initial latents (cheap: no rendering, and
+    the context features of the frozen latents are computed once), so the joint training
+    starts from a working entropy model."""
+    if preset.context_warmup <= 0:
+        return
+    k = model.channels
+    with torch.no_grad():
+        rounded = [torch.round(y.detach()) for y in model.latents]
+        features = torch.cat([model.context_features(rounded, level).reshape(-1, context_inputs(k))
+                              for level in range(model.n_levels)])
+        values = torch.cat([y.reshape(-1) for y in rounded])
+        slot = torch.cat([(level * k + torch.arange(k)[:, None, None]).expand_as(y).reshape(-1)
+                          for level, y in enumerate(rounded)])
+        # mini-batches of about _WARMUP_BATCH cells in a fixed random order (large pictures)
+        n_batches = max(1, round(values.numel() / _WARMUP_BATCH))
+        order = torch.randperm(values.numel())
+        features, values, slot = features[order], values[order], slot[order]
+        bounds = [values.numel() * b // n_batches for b in range(n_batches + 1)]
+    optimizer = torch.optim.Adam(list(model.context.parameters()) + [model.context_bias], lr=preset.context_lr)
+    for step in range(preset.context_warmup):
+        for group in optimizer.param_groups:
+            group["lr"] = preset.context_lr * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / preset.context_warmup)))
+        lo, hi = bounds[step % n_batches], bounds[step % n_batches + 1]
+        params = model.context(features[lo:hi]) + model.context_bias.view(-1, 2)[slot[lo:hi]]
+        bpp = laplace_bits(values[lo:hi], params[:, 0], params[:, 1]).sum() * (n_batches / n_pixels)
+        optimizer.zero_grad(set_to_none=True)
+        bpp.backward()
+        optimizer.step()
+
+
+def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
+           progress: Optional[Callable[[int, int, dict], None]]) -> None:
+    n_pixels = target.shape[1] * target.shape[2]
+    _warm_up_context(model, n_pixels, preset)
+    latents = list(model.latents.parameters())
+    weights = [p for n, p in model.named_parameters() if not n.startswith("latents")]
+    optimizer = torch.optim.Adam([{"params": latents, "scale": preset.latent_lr_scale}, {"params": weights, "scale": 1.0}],
+                                 lr=preset.learning_rate)
+    total = preset.iterations
+    noise_steps = int(total * preset.noise_fraction)
+    for step in range(total):
+        mode = "noise" if step < noise_steps else "round"
+        phase_start, phase_len = (0, noise_steps) if mode == "noise" else (noise_steps, total - noise_steps)
+        progress_in_phase = (step - phase_start) / max(1, phase_len)
+        peak = preset.learning_rate if mode == "noise" else preset.learning_rate * 0.1
+        for group in optimizer.param_groups:
+            group["lr"] = group["scale"] * peak * 0.5 * (1 + math.cos(math.pi * progress_in_phase))
+        quantized = model.quantized_latents(mode)
+        mse = torch.mean((model.render(quantized) - target) ** 2)
+        bpp = model.rate_bits(quantized) / n_pixels
+        loss = mse + lam * bpp
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if progress is not None:
+            progress(step + 1, total, {"psnr": -10 * math.log10(max(mse.item(), 1e-12)), "bpp": bpp.item()})
+
+
+def _linears(module: torch.nn.Module) -> List[torch.nn.Linear]:
+    return [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def _level_shifts(model: LatentModel) -> Tuple[int, ...]:
+    """Extra fractional bits of the first-layer weights of each level: the folded weights of
+    coarse levels are small (their step is small), so they get finer precision."""
+    k = model.channels
+    steps = model.feature_scale.view(model.n_levels, k)[:, 0]
+    return tuple(int(min(_MAX_SHIFT, max(0, math.floor(math.log2(float(steps[0] / steps[i])) + 1e-9))))
+                 for i in range(model.n_levels))
+
+
+def _column_shift(model: LatentModel, shifts: Sequence[int]) -> np.ndarray:
+    return np.repeat(np.asarray(shifts, dtype=np.int64), model.channels)
+
+
+def _quantize_net(layers, bits: int, column_shift: np.ndarray) -> List[Tuple[np.ndarray, np.ndarray]]:
+    """Integer layers; the first layer's column j has bits + column_shift[j] fractional bits."""
+    out = []
+    for i, (w, b) in enumerate(layers):
+        w = w.detach().double().numpy() if isinstance(w, torch.Tensor) else w
+        b = b.detach().double().numpy() if isinstance(b, torch.Tensor) else b
+        scale = 2.0 ** (bits + (column_shift[None, :] if i == 0 else 0))
+        out.append((np.clip(np.round(w * scale), -VALUE_LIMIT, VALUE_LIMIT).astype(np.int64),
+                    quantize_weights(b, bits, VALUE_LIMIT)))
+    return out
+
+
+def _dequantize_net(layers, bits: int, column_shift: np.ndarray):
+    return [(torch.from_numpy(w / 2.0 ** (bits + (column_shift[None, :] if i == 0 else 0))).float(),
+             torch.from_numpy(b / 2.0 ** bits).float()) for i, (w, b) in enumerate(layers)]
+
+
+def _pick_synthesis_bits(model: LatentModel, target: torch.Tensor, lam: float, column_shift: np.ndarray,
+                         skip_layers) -> int:
+    """Weight precision minimising MSE + lambda * (weight bits per pixel) on the rounded latents."""
+    n_pixels = target.shape[1] * target.shape[2]
+    rounded = [torch.round(y.detach()) for y in model.latents]
+    linears = _linears(model.synthesis)
+    original = [(m.weight.detach().clone(), m.bias.detach().clone()) for m in linears]
+    folded = model.folded_layers(model.synthesis)
+    scale = model.feature_scale.clone()
+    skip_original = (model.skip.weight.detach().clone(), model.skip.bias.detach().clone())
+    best, best_cost = _WEIGHT_BITS[-1], float("inf")
+    with torch.no_grad():
+        model.feature_scale.fill_(1.0)
+        model.skip.weight.copy_(skip_layers[0][0])
+        model.skip.bias.copy_(skip_layers[0][1])
+        for bits in _WEIGHT_BITS:
+            layers = _quantize_net(folded, bits, column_shift)
+            for m, (w, b) in zip(linears, _dequantize_net(layers, bits, column_shift)):
+                m.weight.copy_(w)
+                m.bias.copy_(b)
+            mse = torch.mean((model.render(rounded) - target) ** 2).item()
+            flat = _flat(layers)
+            cost = mse + lam * _laplace_cost(flat, _best_scale(flat)) / n_pixels
+            if cost < best_cost:
+                best, best_cost = bits, cost
+        for m, (w, b) in zip(linears, original):
+            m.weight.copy_(w)
+            m.bias.copy_(b)
+        model.skip.weight.copy_(skip_original[0])
+        model.skip.bias.copy_(skip_original[1])
+        model.feature_scale.copy_(scale)
+    return best
+
+
+def _skip_bits(model: LatentModel, column_shift: np.ndarray) -> int:
+    """Finest precision at which every linear (skip) weight stays codable."""
+    (w, b), = model.folded_layers(model.skip)
+    largest = max(float((w.abs() * torch.from_numpy(np.exp2(column_shift)).float()[None, :]).max()), float(b.abs().max()))
+    return int(max(0, min(16, math.floor(math.log2(VALUE_LIMIT / max(largest, 1e-9))))))
+
+
+def _laplace_cost(values: np.ndarray, scale_index: int) -> float:
+    scale = 2.0 ** (LOG2_SCALE_MIN + scale_index / SCALE_STEPS_PER_OCTAVE)
+    return float(np.sum(np.abs(values) / scale / math.log(2) + math.log2(2 * scale)))
+
+
+def _encode_weights(encoder: Encoder, flat: np.ndarray, scale: int) -> None:
+    encoder.encode(flat, np.zeros_like(flat), np.full_like(flat, _scale_fp(scale)))
+
+
+def _decode_weights(decoder: Decoder, count: int, scale: int) -> np.ndarray:
+    return decoder.decode(np.zeros(count, np.int64), np.full(count, _scale_fp(scale)))
+
+
+def _n_weights(sizes: Sequence[int]) -> int:
+    return sum(o * i + o for o, i in _layer_shapes(sizes))
+
+
+def encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,
+                 progress: Optional[Callable[[int, int, dict], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
+    """Fit and code a [C, H, W] float picture in [0, 1]; returns (config bytes, payload)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)    # the per-iteration ops are small: extra threads mostly add synchronisation
+    try:
+        return _encode_lossy(target, lam, preset, max_value, progress, seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,
+                  progress: Optional[Callable[[int, int, dict], None]], seed: int) -> Tuple[bytes, bytes]:
+    torch.manual_seed(seed)
+    channels, height, width = target.shape
+    n_levels = max(1, min(preset.n_levels, int(math.log2(max(height, width))) + 1))
+    model = LatentModel(height, width, channels, n_levels, preset.hidden, preset.context_hidden)
+    _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain, preset.deadzone)
+    shifts = _level_shifts(model)
+    model.context_shift = list(shifts)
+    model.fit_context_bias()
+    _train(model, target, lam, preset, progress)
+    column_shift = _column_shift(model, shifts)
+    skip_bits = _skip_bits(model, column_shift)
+    skip = _quantize_net(model.folded_layers(model.skip), skip_bits, column_shift)
+    synthesis_bits = _pick_synthesis_bits(model, target, lam, column_shift, _dequantize_net(skip, skip_bits, column_shift))
+    context = _weights_of(model.context, _CONTEXT_BITS)
+    synthesis = _quantize_net(model.folded_layers(model.synthesis), synthesis_bits, column_shift)
+    config = LossyConfig(n_levels, tuple(preset.hidden), preset.context_hidden, _CONTEXT_BITS, synthesis_bits, skip_bits,
+                         _best_scale(_flat(context)), _best_scale(_flat(synthesis)), _best_scale(_flat(skip)), shifts)
+    latents = [np.clip(torch.round(y.detach()).numpy().astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT)
+               for y in model.latents]
+    encoder = Encoder()
+    _encode_weights(encoder, _flat(context), config.context_scale)
+    _encode_weights(encoder, _flat(synthesis), config.synthesis_scale)
+    _encode_weights(encoder, _flat(skip), config.skip_scale)
+    context_bias = quantize_weights(model.context_bias.detach().numpy(), _CONTEXT_BITS, VALUE_LIMIT)
+    _encode_weights(encoder, context_bias.ravel(), N_SCALES - 1)
+
+    def code(level, channel, rows, cols, mean, log2_scale):
+        values = latents[level][channel, rows, cols]
+        encoder.encode(values, mean, log2_scale)
+        return values
+
+    _code_latents(model.shapes, channels, context, config.context_bits, context_bias, config.shifts(), code)
+    return config.to_bytes(), encoder.finish()
+
+
+# ---- decoder ---------------------------------------------------------------------------
+
+def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int, max_value: int,
+                 out_size: Tuple[int, int]) -> np.ndarray:
+    """Rebuild the picture at out_size = (h, w): [h, w, C] int64 in 0..max_value."""
+    config = LossyConfig.from_bytes(config_bytes)
+    synthesis_sizes, context_sizes, skip_sizes = _sizes(config, channels)
+    try:
+        decoder = Decoder(payload)
+        context = _unflat(_decode_weights(decoder, _n_weights(context_sizes), config.context_scale), context_sizes)
+        synthesis = _unflat(_decode_weights(decoder, _n_weights(synthesis_sizes), config.synthesis_scale), synthesis_sizes)
+        skip = _unflat(_decode_weights(decoder, _n_weights(skip_sizes), config.skip_scale), skip_sizes)[0]
+        context_bias = _decode_weights(decoder, config.n_levels * channels * 2, N_SCALES - 1)
+        context_bias = context_bias.reshape(config.n_levels, channels, 2)
+        shapes = level_shapes(height, width, config.n_levels)
+        grids = _code_latents(shapes, channels, context, config.context_bits, context_bias, config.shifts(),
+                              lambda level, channel, rows, cols, mean, log2_scale: decoder.decode(mean, log2_scale))
+    except (DecodeError, ValueError, RuntimeError, OverflowError) as exc:
+        raise FormatError(f"corrupt lossy payload: {exc}") from None
+    return _synthesise(grids, synthesis, config.synthesis_bits, skip, config.skip_bits, height, width,
+                       out_size[0], out_size[1], max_value, config.shifts())

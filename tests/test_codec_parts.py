@@ -1,0 +1,153 @@
+"""The codec's building blocks: integer tables, range coding, fixed-point maths, container."""
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+
+from inr.codec import FormatError
+from inr.codec.container import MAGIC, Header, pack, unpack
+from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_rows
+from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, linear_int, upsample_int
+from inr.codec.latents import LatentModel, interpolate, pixel_taps
+from inr.codec.tables import ESCAPE, build_tables, tables
+
+
+def test_shipped_tables_match_their_builder_and_are_valid():
+    shipped = tables()
+    np.testing.assert_array_equal(shipped, build_tables())
+    assert (shipped >= 1).all()
+    assert (shipped.astype(np.int64).sum(-1) == 1 << 16).all()
+
+
+def test_range_coder_round_trip_with_escapes_and_shared_rows():
+    rng = np.random.default_rng(1)
+    n = 20000
+    mean = (rng.normal(0, 40, n) * ONE).astype(np.int64)
+    log2_scale = (rng.uniform(-6, 7, n) * ONE).astype(np.int64)   # beyond both table ends
+    values = np.clip(np.round(mean / ONE + rng.laplace(0, 2.0 ** (log2_scale / ONE))), -VALUE_LIMIT, VALUE_LIMIT)
+    values[:50] = VALUE_LIMIT                                        # far from the mean: escaped
+    encoder = Encoder()
+    encoder.encode(values, mean, log2_scale)
+    encoder.encode(values[::-1], mean, log2_scale)
+    decoder = Decoder(encoder.finish())
+    np.testing.assert_array_equal(decoder.decode(mean, log2_scale), values)
+    np.testing.assert_array_equal(decoder.decode(mean, log2_scale), values[::-1])
+
+
+def test_range_coder_cost_is_close_to_the_model_entropy():
+    rng = np.random.default_rng(2)
+    n = 50000
+    values = np.round(rng.laplace(0, 2.0, n)).astype(np.int64)
+    encoder = Encoder()
+    encoder.encode(values, np.zeros(n, np.int64), np.full(n, int(ONE)))   # scale 2, mean 0
+    bits = 8 * len(encoder.finish()) / n
+    v = np.arange(-200, 201)
+    cdf = lambda x: np.where(x < 0, 0.5 * np.exp(x / 2.0), 1 - 0.5 * np.exp(-x / 2.0))
+    p = cdf(v + 0.5) - cdf(v - 0.5)
+    p = p[p > 0]
+    entropy = -(p * np.log2(p)).sum()                 # 3.44 bits; the table mean sits 1/16 off
+    assert entropy - 0.02 < bits < entropy + 0.06
+
+
+def test_range_coder_rejects_out_of_range_values():
+    with pytest.raises(ValueError):
+        Encoder().encode(np.array([VALUE_LIMIT + 1]), np.zeros(1, np.int64), np.zeros(1, np.int64))
+    with pytest.raises(DecodeError):
+        Decoder(b"abc")
+
+
+def test_table_rows_are_integer_functions_of_the_parameters():
+    mean, rows = table_rows(np.array([-1, 0, 4095, 4096, 6 * 4096 + 2048]), np.array([0, 0, 0, 0, 0]))
+    np.testing.assert_array_equal(mean, [-1, 0, 0, 1, 6])
+    assert rows[1] % 8 == 0 and rows[2] % 8 == 7 and rows[4] % 8 == 4
+
+
+def test_cubic_taps_sum_to_one_and_are_the_identity_at_native_level_0():
+    index, weight = pixel_taps(13, 13, 0, 13)
+    assert (weight.sum(1) == 1 << TAP_BITS).all()
+    np.testing.assert_array_equal(index[np.arange(13), np.argmax(weight, 1)], np.arange(13))
+    assert (weight.max(1) == 1 << TAP_BITS).all()
+    index, weight = cubic_taps(np.arange(50) * 7 + 3, 11, 3, 5)
+    assert (weight.sum(1) == 1 << TAP_BITS).all() and index.min() >= 0 and index.max() <= 4
+
+
+def test_fixed_point_interpolation_matches_the_float_twin():
+    rng = np.random.default_rng(3)
+    grid = rng.integers(-30, 30, (1, 6, 9))
+    rows, cols = pixel_taps(21, 21, 2, 6), pixel_taps(35, 35, 2, 9)
+    exact = upsample_int(grid[0], rows, cols) / ONE
+    as_float = interpolate(torch.tensor(grid, dtype=torch.float64),
+                           *[(torch.from_numpy(i), torch.from_numpy(w / 2.0 ** TAP_BITS)) for i, w in (rows, cols)])
+    np.testing.assert_allclose(exact, as_float[0].numpy(), atol=1.0 / ONE)
+
+
+def test_linear_int_is_exact_and_order_independent():
+    rng = np.random.default_rng(4)
+    x = rng.integers(-2**20, 2**20, (300, 17)).astype(np.float64)
+    w, b = rng.integers(-2047, 2048, (9, 17)), rng.integers(-2047, 2048, 9)
+    expected = (x.astype(object) @ w.T.astype(object) + b.astype(object) * int(ONE))
+    expected = np.floor(expected.astype(np.float64) / 2 ** 10)
+    np.testing.assert_array_equal(linear_int(x, w, b, 10, relu=False), expected)
+    np.testing.assert_array_equal(linear_int(x[::-1].copy(), w, b, 10, relu=False), expected[::-1])
+
+
+def test_latent_model_estimates_bits_and_renders():
+    model = LatentModel(10, 13, 3, n_levels=3, hidden=(8,), context_hidden=4)
+    latents = model.quantized_latents("round")
+    assert model.render(latents).shape == (3, 10, 13)
+    assert model.rate_bits(latents).item() > 0
+
+
+# ---- container -------------------------------------------------------------------------
+
+def _valid_file() -> bytes:
+    return pack(Header("lossy", 5, 4, 3, 8), b"cfg", b"payload")
+
+
+def test_container_round_trip():
+    header, config, payload = unpack(_valid_file())
+    assert (header.width, header.height, header.channels, header.bit_depth) == (5, 4, 3, 8)
+    assert config == b"cfg" and payload == b"payload"
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+@pytest.mark.parametrize("offset,value,message", [
+    (8, 2, "version"), (9, 7, "mode"), (18, 5, "channel"), (19, 12, "bit depth"), (20, 4, "flags"),
+])
+def test_container_rejects_bad_fields(offset, value, message):
+    body = bytearray(_valid_file()[:-4])
+    body[offset] = value
+    with pytest.raises(FormatError, match=message):
+        unpack(_with_crc(bytes(body)))
+
+
+def test_container_rejects_huge_or_zero_sizes_and_bad_lengths():
+    body = bytearray(_valid_file()[:-4])
+    for width, height in ((0, 4), (65535, 65535), (5, 0)):
+        body[10:18] = struct.pack("<II", width, height)
+        with pytest.raises(FormatError):
+            unpack(_with_crc(bytes(body)))
+    body = bytearray(_valid_file()[:-4])
+    body[21:23] = struct.pack("<H", 4000)      # config longer than the file
+    with pytest.raises(FormatError, match="config length"):
+        unpack(_with_crc(bytes(body)))
+
+
+def test_container_rejects_every_truncation_and_bit_flip():
+    data = _valid_file()
+    for n in range(len(data)):
+        with pytest.raises(FormatError):
+            unpack(data[:n])
+    for i in range(len(data) * 8):
+        flipped = bytearray(data)
+        flipped[i // 8] ^= 1 << (i % 8)
+        with pytest.raises(FormatError):
+            unpack(bytes(flipped))
+    with pytest.raises(FormatError):
+        unpack("not bytes")
+    assert data.startswith(MAGIC)
