@@ -299,8 +299,8 @@ def main(argv=None) -> int:
     p.add_argument("--images", type=parse_images, default=list(range(1, N_KODAK + 1)),
                    help="Kodak image numbers, e.g. 1-4 or 1,5,7 (default all 24)")
     p.add_argument("--codecs", default=",".join(CODECS), help=f"codecs to compute (default {','.join(CODECS)})")
-    p.add_argument("--inr-qualities", type=parse_floats, default=[1.0, 2.0, 3.0, 4.0, 5.0],
-                   help="inr.encode quality sweep (default 1,2,3,4,5)")
+    p.add_argument("--inr-qualities", type=parse_floats, default=[0.0, 2.5, 5.0, 7.5, 10.0],
+                   help="inr.encode quality sweep (default 0,2.5,5,7.5,10)")
     p.add_argument("--force", action="store_true", help="recompute the selected points even when cached")
     p.add_argument("--points", type=Path, default=POINTS, help=f"point cache (default {POINTS})")
     p.add_argument("--output", type=Path, default=None,

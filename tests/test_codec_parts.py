@@ -9,9 +9,9 @@ import torch
 from inr.codec import FormatError
 from inr.codec.container import MAGIC, Header, pack, unpack
 from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_rows
-from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, linear_int, upsample_int
+from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, dense_int, linear_int, upsample_int
 from inr.codec.latents import LatentModel, interpolate, pixel_taps
-from inr.codec.tables import ESCAPE, build_tables, tables
+from inr.codec.tables import build_tables, tables
 
 
 def test_shipped_tables_match_their_builder_and_are_valid():
@@ -91,6 +91,20 @@ def test_linear_int_is_exact_and_order_independent():
     expected = np.floor(expected.astype(np.float64) / 2 ** 10)
     np.testing.assert_array_equal(linear_int(x, w, b, 10, relu=False), expected)
     np.testing.assert_array_equal(linear_int(x[::-1].copy(), w, b, 10, relu=False), expected[::-1])
+
+
+def test_native_fixed_point_layer_equals_the_numpy_path(monkeypatch):
+    import inr._native as native
+
+    if native.cpu is None:
+        pytest.skip("native CPU backend not built")
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2**30, 2**30, (4001, 13))
+    w, b = rng.integers(-2047, 2048, (24, 13)), rng.integers(-2**40, 2**40, 24)
+    fast = dense_int(x, w, b, 12, relu=True)
+    monkeypatch.setattr(native, "cpu", None)
+    np.testing.assert_array_equal(fast, dense_int(x.astype(np.float64), w, b, 12, relu=True))
+    np.testing.assert_array_equal(dense_int(x, w, b, -2, relu=False)[:3], np.clip((x @ w.T + b)[:3] * 4, -2**34, 2**34))
 
 
 def test_latent_model_estimates_bits_and_renders():

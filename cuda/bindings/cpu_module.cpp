@@ -12,6 +12,7 @@ namespace nb = nanobind;
 using namespace nb::literals;
 
 void bind_resample(nb::module_& m);  // cpu_resample.cpp
+void bind_fixed(nb::module_& m);     // cpu_fixed.cpp
 
 namespace {
 
@@ -78,6 +79,7 @@ NB_MODULE(_inr_cpu, m) {
     m.doc() = "inr CPU backend (threaded C++)";
     m.def("instruction_set", &inr::cpu::instruction_set, "Instruction set of the kernels in use.");
     bind_resample(m);
+    bind_fixed(m);
 
     m.def(
         "hash_grid_forward",

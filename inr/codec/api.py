@@ -35,7 +35,7 @@ def quality_to_lambda(quality: float) -> float:
     low, high = _QUALITY_RANGE
     if not low <= quality <= high:
         raise ValueError(f"quality must lie in [{low}, {high}], got {quality}")
-    return 4e-3 * 2.0 ** (-quality / 1.25)
+    return 0.05 * 2.0 ** (-quality / 1.25)
 
 
 def _as_preset(preset: Union[str, Preset], iterations: Optional[int]) -> Preset:

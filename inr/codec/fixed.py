@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
+import torch
 
-__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "linear_int", "quantize_weights"]
+__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "dense_int", "linear_int", "quantize_weights"]
 
 FRAC = 12
 ONE = float(1 << FRAC)          # activations carry FRAC fractional bits
@@ -57,14 +58,29 @@ def upsample_int(grid: np.ndarray, rows: Tuple[np.ndarray, np.ndarray], cols: Tu
     return np.floor(full / float(1 << (2 * TAP_BITS - FRAC)))
 
 
-def linear_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> np.ndarray:
-    """y = x W^T + b in fixed point. x [N, I] has FRAC fractional bits, W [O, I] and b [O]
-    are integers with `bits` fractional bits; the result has `out_frac` fractional bits."""
-    acc = x @ weight.T.astype(np.float64) + bias.astype(np.float64) * ONE
-    out = np.floor(acc / float(2.0 ** (bits + FRAC - out_frac)))
+def dense_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, shift: int, relu: bool) -> np.ndarray:
+    """clamp(relu(floor((x W^T + b) / 2^shift))) on integers: x [N, I] (float64 or int64
+    holding integers), W [O, I] and b [O] int64 on the accumulator's scale. Runs the native
+    integer kernel when built (exact), else float64 BLAS (exact below 2**53); same result."""
+    from inr._native import cpu
+
+    if cpu is not None:
+        out = np.empty((x.shape[0], weight.shape[0]), dtype=np.int64)
+        cpu.fixed_linear(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(weight, dtype=np.int64),
+                         np.ascontiguousarray(bias, dtype=np.int64), out, int(shift), bool(relu), int(_ACT_LIMIT),
+                         torch.get_num_threads())
+        return out.astype(np.float64)
+    acc = x @ weight.T.astype(np.float64) + bias.astype(np.float64)
+    out = np.floor(acc / float(2.0 ** shift))
     if relu:
         out = np.maximum(out, 0.0)
     return np.clip(out, -_ACT_LIMIT, _ACT_LIMIT)
+
+
+def linear_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> np.ndarray:
+    """y = x W^T + b in fixed point. x [N, I] has FRAC fractional bits, W [O, I] and b [O]
+    are integers with `bits` fractional bits; the result has `out_frac` fractional bits."""
+    return dense_int(x, weight, np.asarray(bias, dtype=np.int64) << FRAC, bits + FRAC - out_frac, relu)
 
 
 def quantize_weights(values: np.ndarray, bits: int, limit: int) -> np.ndarray:

@@ -21,7 +21,6 @@ fixed point (`inr.codec.fixed`) for coding.
 """
 from __future__ import annotations
 
-import math
 from typing import List, Tuple
 
 import numpy as np

@@ -19,7 +19,7 @@ import torch
 
 from inr.codec.container import FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
-from inr.codec.fixed import FRAC, ONE, linear_int, quantize_weights, upsample_int
+from inr.codec.fixed import FRAC, dense_int, linear_int, quantize_weights, upsample_int
 from inr.codec.latents import (LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, level_shapes,
                                parent_taps, phase_of, pixel_taps)
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -198,13 +198,10 @@ def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tu
 def _first_layer_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, column_shift: np.ndarray,
                      relu: bool, out_frac: int) -> np.ndarray:
     """`linear_int` whose input column j has bits + column_shift[j] fractional weight bits
-    (the bias keeps `bits`): features are pre-multiplied by 2^(max shift - shift), exactly."""
+    (the bias keeps `bits`): column j is multiplied by 2^(max shift - shift), exactly."""
     top = int(column_shift.max()) if column_shift.size else 0
-    acc = (x * np.exp2(top - column_shift)) @ weight.T.astype(np.float64) + bias.astype(np.float64) * (ONE * 2.0 ** top)
-    out = np.floor(acc / float(2.0 ** (bits + top + FRAC - out_frac)))
-    if relu:
-        out = np.maximum(out, 0.0)
-    return np.clip(out, -float(1 << 34), float(1 << 34))
+    scaled = np.asarray(weight, dtype=np.int64) << (top - column_shift.astype(np.int64))[None, :]
+    return dense_int(x, scaled, np.asarray(bias, dtype=np.int64) << (FRAC + top), bits + top + FRAC - out_frac, relu)
 
 
 def _net_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, column_shift: np.ndarray,
