@@ -47,13 +47,10 @@ class LossyConfig:
     context_scale: int          # table scale index of the context weights
     synthesis_scale: int        # table scale index of the synthesis weights
     skip_scale: int             # table scale index of the linear (skip) weights
-    level_shifts: Tuple[int, ...] = ()   # extra fractional bits of the first-layer weights reading level i
-
-    def shifts(self) -> Tuple[int, ...]:
-        return self.level_shifts or (0,) * self.n_levels
+    level_shifts: Tuple[int, ...]   # extra fractional bits of the first-layer weights reading level i
 
     def to_bytes(self) -> bytes:
-        shifts = self.shifts()
+        shifts = self.level_shifts
         return struct.pack(f"<BB{len(self.hidden)}B7B{len(shifts)}B", self.n_levels, len(self.hidden), *self.hidden,
                            self.context_hidden, self.context_bits, self.synthesis_bits, self.skip_bits,
                            self.context_scale, self.synthesis_scale, self.skip_scale, *shifts)
@@ -80,7 +77,7 @@ class LossyConfig:
             raise FormatError("lossy config out of range (context or precision)")
         if max(self.context_scale, self.synthesis_scale, self.skip_scale) >= N_SCALES:
             raise FormatError("lossy config out of range (weight scales)")
-        if len(self.shifts()) != self.n_levels or max(self.shifts()) > _MAX_SHIFT:
+        if len(self.level_shifts) != self.n_levels or max(self.level_shifts) > _MAX_SHIFT:
             raise FormatError("lossy config out of range (level shifts)")
 
 
@@ -99,7 +96,6 @@ class Preset:
     noise_fraction: float = 0.8   # share of the iterations trained with uniform noise (then rounding)
     context_warmup: int = 0       # rate-only iterations fitting the context model to the initial latents
     context_lr: float = 3e-2
-    deadzone: float = 0.0         # initial latents: |x| rounds to 0 below 0.5 + deadzone (cheap RD quantisation)
 
 
 PRESETS = {
@@ -177,10 +173,12 @@ def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tu
         grid = np.zeros((channels, h, w), dtype=np.int64)
         phases = phase_of(h, w)
         positions = [np.nonzero(phases == phase) for phase in range(3)]
+        if level + 1 < len(shapes):
+            ph, pw = shapes[level + 1]
+            taps = parent_taps(h, level, ph), parent_taps(w, level, pw)
         for channel in range(channels):
             if level + 1 < len(shapes):
-                ph, pw = shapes[level + 1]
-                parent = upsample_int(grids[level + 1][channel], parent_taps(h, level, ph), parent_taps(w, level, pw))
+                parent = upsample_int(grids[level + 1][channel], *taps)
             else:
                 parent = np.zeros((h, w))
             for phase, (rows, cols) in enumerate(positions):
@@ -214,14 +212,13 @@ def _net_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: i
 def _synthesise(grids: List[np.ndarray], synthesis: List[Tuple[np.ndarray, np.ndarray]], bits: int,
                 skip: Tuple[np.ndarray, np.ndarray], skip_bits: int,
                 height: int, width: int, out_h: int, out_w: int, max_value: int,
-                level_shifts: Sequence[int] = ()) -> np.ndarray:
+                level_shifts: Sequence[int]) -> np.ndarray:
     """Fixed-point rendering at out_h x out_w: [out_h, out_w, C] integers in 0..max_value."""
     shapes = [g.shape[1:] for g in grids]
     col_taps = [pixel_taps(out_w, width, i, w) for i, (_, w) in enumerate(shapes)]
     row_taps = [pixel_taps(out_h, height, i, h) for i, (h, _) in enumerate(shapes)]
     channels = synthesis[-1][0].shape[0]
-    shifts = list(level_shifts) or [0] * len(grids)
-    column_shift = np.array([shifts[i] for i, g in enumerate(grids) for _ in range(g.shape[0])], dtype=np.float64)
+    column_shift = np.array([level_shifts[i] for i, g in enumerate(grids) for _ in range(g.shape[0])], dtype=np.float64)
     out = np.empty((out_h, out_w, channels), dtype=np.int64)
     step = max(1, _ROW_CHUNK_PIXELS // out_w)
     for top in range(0, out_h, step):
@@ -249,7 +246,7 @@ def _colour_transform(channels: int) -> torch.Tensor:
     return transform
 
 
-def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float, deadzone: float = 0.0) -> None:
+def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float) -> None:
     """Laplacian-pyramid start: coarse-to-fine area averages of the luma/chroma residual in
     units of a per-level quantisation step, read back by the linear skip."""
     channels, height, width = target.shape
@@ -265,8 +262,6 @@ def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gai
             padded = torch.nn.functional.pad(residual[None], (0, w * factor - width, 0, h * factor - height),
                                              mode="replicate")[0] if level else residual
             cells = torch.nn.functional.avg_pool2d(padded[None], factor)[0] / steps[level] if level else residual / steps[0]
-            if deadzone > 0:
-                cells = torch.sign(cells) * torch.clamp(torch.floor(cells.abs() + 0.5 - deadzone), min=0.0)
             model.latents[level].copy_(cells)
             residual = residual - interpolate(torch.round(cells), *model._pixel_taps[level]) * steps[level]
         inverse = torch.linalg.inv(transform)
@@ -443,7 +438,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     channels, height, width = target.shape
     n_levels = max(1, min(preset.n_levels, int(math.log2(max(height, width))) + 1))
     model = LatentModel(height, width, channels, n_levels, preset.hidden, preset.context_hidden)
-    _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain, preset.deadzone)
+    _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain)
     shifts = _level_shifts(model)
     model.context_shift = list(shifts)
     model.fit_context_bias()
@@ -470,7 +465,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
         encoder.encode(values, mean, log2_scale)
         return values
 
-    _code_latents(model.shapes, channels, context, config.context_bits, context_bias, config.shifts(), code)
+    _code_latents(model.shapes, channels, context, config.context_bits, context_bias, config.level_shifts, code)
     return config.to_bytes(), encoder.finish()
 
 
@@ -489,9 +484,9 @@ def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, c
         context_bias = _decode_weights(decoder, config.n_levels * channels * 2, N_SCALES - 1)
         context_bias = context_bias.reshape(config.n_levels, channels, 2)
         shapes = level_shapes(height, width, config.n_levels)
-        grids = _code_latents(shapes, channels, context, config.context_bits, context_bias, config.shifts(),
+        grids = _code_latents(shapes, channels, context, config.context_bits, context_bias, config.level_shifts,
                               lambda level, channel, rows, cols, mean, log2_scale: decoder.decode(mean, log2_scale))
     except (DecodeError, ValueError, RuntimeError, OverflowError) as exc:
         raise FormatError(f"corrupt lossy payload: {exc}") from None
     return _synthesise(grids, synthesis, config.synthesis_bits, skip, config.skip_bits, height, width,
-                       out_size[0], out_size[1], max_value, config.shifts())
+                       out_size[0], out_size[1], max_value, config.level_shifts)
