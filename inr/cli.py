@@ -1,7 +1,7 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
 `inr resize IN... -o OUT --scale S | --size WxH`,
 `inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`,
-`inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P]`, `inr decode IN.inr -o OUT.png
+`inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P | --lossless]`, `inr decode IN.inr -o OUT.png
 [--scale S | --size WxH]`, `inr convert IN OUT` (either side .inr), `inr info FILE.inr`.
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
@@ -294,6 +294,7 @@ def _add_encode_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--quality", type=float, default=6.0, help="0 (smallest) .. 12 (best); default 6")
     group.add_argument("--bpp", type=_positive(float), help="largest file not above this many bits per pixel")
     group.add_argument("--psnr", type=_positive(float), help="smallest file reaching this PSNR (dB)")
+    group.add_argument("--lossless", action="store_true", help="store the exact samples (8 or 16 bit)")
     parser.add_argument("--preset", default="fast", help="fast (default, CPU-friendly) or best")
     parser.add_argument("--iterations", type=_positive(int), help="optimisation steps (overrides the preset)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -337,8 +338,8 @@ def _encode_file(args: argparse.Namespace) -> None:
     if not _is_inr(args.output):
         raise CLIError(f"{args.output}: the output of encode must end in .inr")
     image = _read_image(args.input)
-    data = encode(image, quality=args.quality, bpp=args.bpp, psnr=args.psnr, preset=args.preset,
-                  iterations=args.iterations, seed=args.seed, progress=not args.quiet)
+    data = encode(image, quality=args.quality, lossless=args.lossless, bpp=args.bpp, psnr=args.psnr,
+                  preset=args.preset, iterations=args.iterations, seed=args.seed, progress=not args.quiet)
     atomic_write(args.output, lambda f: f.write(data))
     if not args.quiet:
         print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (image.width * image.height):.4f} bpp")

@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inr._image import ImageInfo, from_tensor, to_tensor
+from inr._threads import torch_threads
 from inr._objectives import BitPlaneObjective, make_objective
 from inr.nn.bitplane import from_bit_planes
 from inr.zoo import MODELS, build_model, default_config
@@ -310,7 +311,7 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
     bar = tqdm(total=steps, unit="step", disable=not progress, dynamic_ncols=True, leave=False)
     start = time.perf_counter()
     step, psnr = 0, -math.inf
-    with _num_threads(1 if single_thread else None), contextlib.closing(bar):
+    with torch_threads(1 if single_thread else None), contextlib.closing(bar):
         while True:
             elapsed = time.perf_counter() - start
             if steps is not None and step >= steps:
@@ -345,19 +346,6 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
         bar.set_postfix(trainer.postfix(psnr))
     network.eval()
     return FittedImage(network, info, cfg, psnr, step, train_seconds, trainer.ber)
-
-
-@contextlib.contextmanager
-def _num_threads(n: Optional[int]):
-    """Runs the block with `n` torch CPU threads (None: unchanged), restoring the count after."""
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        if n is not None:
-            torch.set_num_threads(before)
 
 
 class _Trainer:

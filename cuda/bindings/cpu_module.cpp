@@ -13,6 +13,7 @@ using namespace nb::literals;
 
 void bind_resample(nb::module_& m);  // cpu_resample.cpp
 void bind_fixed(nb::module_& m);     // cpu_fixed.cpp
+void bind_lossless(nb::module_& m);  // cpu_lossless.cpp
 
 namespace {
 
@@ -80,6 +81,7 @@ NB_MODULE(_inr_cpu, m) {
     m.def("instruction_set", &inr::cpu::instruction_set, "Instruction set of the kernels in use.");
     bind_resample(m);
     bind_fixed(m);
+    bind_lossless(m);
 
     m.def(
         "hash_grid_forward",

@@ -2,6 +2,8 @@
 
 Lossy coding overfits a small neural representation to the picture (inr.codec.lossy);
 the file is decodable at any resolution because that representation is continuous.
+Lossless coding (inr.codec.lossless) stores the exact samples with a per-image neural
+predictor; other resolutions are resampled from them with `inr.resize`.
 """
 from __future__ import annotations
 
@@ -13,8 +15,10 @@ import numpy as np
 import torch
 
 from inr._image import to_tensor
+from inr.resample import resize
 from inr.codec.container import FormatError, Header, pack, unpack
 from inr.codec.latents import level_shapes
+from inr.codec.lossless import LOSSLESS_PRESETS, LosslessPreset, decode_lossless, encode_lossless
 from inr.codec.lossy import PRESETS, LossyConfig, Preset, decode_lossy, encode_lossy
 from inr.codec.tables import TOTAL_BITS
 
@@ -74,26 +78,32 @@ def _encode_once(coded: torch.Tensor, header: Header, lam: float, preset: Preset
     return pack(header, config, payload)
 
 
-def encode(img: Any, quality: float = 6.0, *, bpp: Optional[float] = None, psnr: Optional[float] = None,
-           preset: Union[str, Preset] = "fast", iterations: Optional[int] = None, progress: bool = False,
-           seed: int = 0) -> bytes:
+def encode(img: Any, quality: float = 6.0, *, lossless: bool = False, bpp: Optional[float] = None,
+           psnr: Optional[float] = None, preset: Union[str, Preset, LosslessPreset] = "fast",
+           iterations: Optional[int] = None, progress: bool = False, seed: int = 0) -> bytes:
     """Compress an image (numpy / PIL / torch; gray, gray+alpha, RGB, RGBA; 8 or 16 bit)
     into .inr bytes.
 
     Rate control: `quality` (0..12, higher = better and larger), or a target `bpp` (largest
     file not above it) or `psnr` (smallest file reaching it, dB over the coded channels), each
-    found by a bisection over the quality (up to 6 encodes). `preset`: "fast" (CPU-friendly)
-    or "best"; `iterations` overrides the preset's optimisation steps. Alpha: a fully opaque
-    alpha channel is stored as a flag; any other alpha is coded lossily as one more channel.
-    Floats are coded at 16 bits. Deterministic for a given `seed`.
+    found by a bisection over the quality (up to 6 encodes). `lossless=True` stores the
+    samples exactly (decode gives back identical values; no rate control). `preset`: "fast"
+    (CPU-friendly) or "best"; `iterations` overrides the preset's optimisation steps (per
+    channel when lossless). Alpha: a fully opaque alpha channel is stored as a flag; any
+    other alpha is coded as one more channel (lossily or losslessly with the rest). Floats
+    are coded at 16 bits. Deterministic for a given `seed`.
     """
     picture, image_info = to_tensor(img)
     if bpp is not None and psnr is not None:
         raise ValueError("give at most one of bpp and psnr")
     coded, opaque = _split_alpha(picture)
     channels, height, width = picture.shape
-    header = Header("lossy", width, height, channels, _bit_depth(image_info), opaque)
+    header = Header("lossless" if lossless else "lossy", width, height, channels, _bit_depth(image_info), opaque)
     header.validate()
+    if lossless:
+        if bpp is not None or psnr is not None:
+            raise ValueError("bpp and psnr targets do not apply to lossless coding")
+        return _encode_lossless(coded, header, _as_lossless_preset(preset, iterations), progress, seed)
     chosen = _as_preset(preset, iterations)
     bar = _progress_bar(progress, chosen.iterations)
     try:
@@ -103,6 +113,40 @@ def encode(img: Any, quality: float = 6.0, *, bpp: Optional[float] = None, psnr:
     finally:
         if bar is not None:
             bar.close()
+
+
+def _as_lossless_preset(preset: Union[str, LosslessPreset], iterations: Optional[int]) -> LosslessPreset:
+    if isinstance(preset, str):
+        if preset not in LOSSLESS_PRESETS:
+            raise ValueError(f"unknown preset {preset!r}; choose from {sorted(LOSSLESS_PRESETS)}")
+        preset = LOSSLESS_PRESETS[preset]
+    if not isinstance(preset, LosslessPreset):
+        raise TypeError("lossless coding takes a preset name or an inr.codec.LosslessPreset")
+    if iterations is not None:
+        if iterations < 0:
+            raise ValueError("iterations must be >= 0")
+        preset = dataclasses.replace(preset, steps=int(iterations))
+    return preset
+
+
+def _encode_lossless(coded: torch.Tensor, header: Header, preset: LosslessPreset, progress: bool,
+                     seed: int) -> bytes:
+    max_value = (1 << header.bit_depth) - 1
+    pixels = torch.round(coded.permute(1, 2, 0) * max_value).numpy().astype(np.uint16)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=preset.steps * pixels.shape[2], desc="encode (lossless)", unit="step", leave=False)
+    try:
+        def update(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        config, payload = encode_lossless(pixels, header.bit_depth, preset, update if bar else None, seed)
+    finally:
+        if bar is not None:
+            bar.close()
+    return pack(header, config, payload)
 
 
 def _search(coded: torch.Tensor, header: Header, preset: Preset, bar, seed: int,
@@ -180,10 +224,15 @@ def _decode_array(data: bytes, scale, size) -> np.ndarray:
     header, config, payload = unpack(data)
     out_h, out_w = _output_size(header, scale, size)
     max_value = (1 << header.bit_depth) - 1
-    if header.mode != "lossy":
-        raise FormatError(f"{header.mode} .inr files are not supported by this version")
-    _check_payload_holds_latents(header, config, payload)
-    pixels = decode_lossy(config, payload, header.height, header.width, header.stored_channels, max_value, (out_h, out_w))
+    if header.mode == "lossless":
+        pixels = decode_lossless(config, payload, header.height, header.width, header.stored_channels,
+                                 header.bit_depth)
+        if (out_h, out_w) != pixels.shape[:2]:
+            pixels = resize(pixels, size=(out_h, out_w))
+    else:
+        _check_payload_holds_latents(header, config, payload)
+        pixels = decode_lossy(config, payload, header.height, header.width, header.stored_channels, max_value,
+                              (out_h, out_w))
     if header.opaque_alpha:
         pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), max_value, pixels.dtype)], axis=-1)
     return pixels.astype(np.uint8 if header.bit_depth == 8 else np.uint16)
@@ -194,7 +243,8 @@ def decode(data: bytes, *, scale: Union[None, float, Tuple[float, float]] = None
     """Decompress .inr bytes to a numpy array (HW for gray, HWC otherwise; uint8 or uint16).
 
     `scale` (one factor or (sy, sx)) or `size=(h, w)` render the picture at another
-    resolution directly from its continuous representation. Raises `FormatError` for
+    resolution: lossy files directly from their continuous representation, lossless files
+    by resampling the exact picture with `inr.resize` (bicubic, antialiased). Raises `FormatError` for
     anything that is not a valid file.
     """
     pixels = _decode_array(data, scale, size)

@@ -17,6 +17,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from inr._threads import torch_threads
 from inr.codec.container import FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, dense_int, linear_int, quantize_weights, upsample_int
@@ -424,12 +425,8 @@ def _n_weights(sizes: Sequence[int]) -> int:
 def encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,
                  progress: Optional[Callable[[int, int, dict], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
     """Fit and code a [C, H, W] float picture in [0, 1]; returns (config bytes, payload)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)    # the per-iteration ops are small: extra threads mostly add synchronisation
-    try:
+    with torch_threads(1):  # the per-iteration ops are small: extra threads mostly add synchronisation
         return _encode_lossy(target, lam, preset, max_value, progress, seed)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,

@@ -14,7 +14,7 @@ from inr.codec.container import MAGIC, FormatError, unpack
 __all__ = ["InrImageFile", "register"]
 
 _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
-_SAVE_KEYS = ("quality", "bpp", "psnr", "preset", "iterations", "seed")
+_SAVE_KEYS = ("quality", "lossless", "bpp", "psnr", "preset", "iterations", "seed")
 
 
 def _accept(prefix: bytes) -> bool:

@@ -1,0 +1,258 @@
+"""Lossless .inr coding: a per-image neural predictor plus adaptive range coding.
+
+Every sample is coded in raster order, channels in coding order (green first for colour
+pictures). A small MLP, trained on the picture by the encoder and stored in the file,
+maps the sample's causal neighbourhood (8 neighbours relative to LOCO-I's median
+predictor, 2 local activities, and the already coded channels of the same pixel) to a
+prediction and a log-scale. The residual is split into a token (exact below 16, then
+exponent and two mantissa bits) and raw low bits; the token is range coded with an
+adaptive table chosen by the predicted scale (32 quarter-octave buckets per channel).
+
+The decoder runs the network in integer arithmetic (`_inr_cpu.lossless_decode`), so the
+probabilities, and therefore the decoded bytes, are identical on every machine.
+decode(encode(x)) == x bit for bit, for 8 and 16 bit samples.
+
+Payload: the network's integer parameters as zigzag LEB128 varints, then the range-coded
+stream. Config: method, hidden width, fractional bits of the weights. Pictures that do not
+compress (noise, tiny images) are stored raw instead (method STORED, big-endian samples in
+coding order), so a file never holds much more than the samples.
+"""
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from inr._threads import torch_threads
+from inr.codec.container import FormatError
+
+__all__ = ["LosslessPreset", "LOSSLESS_PRESETS", "coding_order", "encode_lossless", "decode_lossless",
+           "check_payload_size"]
+
+STORED, PREDICTED = 0, 1       # payload methods: raw samples, neural predictor + range coder
+FRAC_BITS = 8
+_FEATURE_SCALE = 16.0          # features and outputs are in 1/16 of an 8-bit level
+_LOG2_SCALE_FLOOR = -2.0       # the lowest scale bucket
+_CONFIG = struct.Struct("<BBB")
+_MAX_VARINT_BYTES = 5
+# An adaptive table (72 tokens, totals <= 2^16) gives its likeliest token at most
+# 1 - 67/2^16, so every sample costs at least this many bits: bounds the decoder's work.
+_MIN_SYMBOL_BITS = -math.log2(1.0 - 67 / (1 << 16))
+
+
+@dataclass(frozen=True)
+class LosslessPreset:
+    """Encoder effort: predictor width, training steps per channel (at most `max_epochs`
+    passes over the samples), batch, learning rate. Pictures of at most
+    `linear_trial_pixels` pixels are also coded with a linear predictor (hidden width 0,
+    fewer parameters to store) and the smaller file is kept."""
+
+    hidden: int = 16
+    steps: int = 2000
+    batch: int = 16384
+    learning_rate: float = 3e-3
+    max_epochs: int = 50
+    linear_trial_pixels: int = 1 << 16
+
+
+LOSSLESS_PRESETS: Dict[str, LosslessPreset] = {
+    "fast": LosslessPreset(),
+    "best": LosslessPreset(hidden=24, steps=4000),
+}
+
+
+def coding_order(channels: int) -> List[int]:
+    """Channel order of the coder: green first for RGB(A), as stored otherwise."""
+    return [1, 0, 2, 3][:channels] if channels >= 3 else list(range(channels))
+
+
+def _native():
+    """The native coder (inr._inr_cpu); lossless coding has no pure-Python fallback."""
+    try:
+        from inr import _inr_cpu
+    except ImportError as exc:
+        raise RuntimeError("lossless .inr coding needs inr's native CPU backend (inr._inr_cpu), "
+                           "which is not built in this installation") from exc
+    return _inr_cpu
+
+
+class _Predictor(torch.nn.Module):
+    """Float twin of the integer predictor of one channel (inputs in 8-bit level units):
+    a linear map of the features plus, when hidden > 0, a 2-hidden-layer ReLU MLP."""
+
+    def __init__(self, features: int, hidden: int) -> None:
+        super().__init__()
+        self.skip = torch.nn.Linear(features, 2)
+        self.mlp = None
+        if hidden:
+            out = torch.nn.Linear(hidden, 2, bias=False)
+            self.mlp = torch.nn.Sequential(torch.nn.Linear(features, hidden), torch.nn.ReLU(),
+                                           torch.nn.Linear(hidden, hidden), torch.nn.ReLU(), out)
+            with torch.no_grad():
+                out.weight.mul_(0.1)
+        with torch.no_grad():
+            self.skip.weight.zero_()
+            self.skip.bias.copy_(torch.tensor([0.0, 2.0]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.skip(x) if self.mlp is None else self.skip(x) + self.mlp(x)
+
+    def integer_params(self) -> torch.Tensor:
+        """Parameters in the native layout W1 b1 W2 b2 Wo Ws bo, in fixed point."""
+        one = float(1 << FRAC_BITS)
+        weight, bias = (lambda t: t * one), (lambda t: t * one * _FEATURE_SCALE)
+        parts = []
+        if self.mlp is not None:
+            first, _, second, _, out = self.mlp
+            parts = [weight(first.weight), bias(first.bias), weight(second.weight), bias(second.bias),
+                     weight(out.weight)]
+        parts += [weight(self.skip.weight), bias(self.skip.bias)]
+        limit = (1 << 30) - 1
+        return torch.cat([p.detach().reshape(-1) for p in parts]).round().clamp(-limit, limit).to(torch.int64)
+
+
+def _channel_data(pixels: np.ndarray, bit_depth: int, channel: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(features [N, F] in 8-bit level units, target residual from the MED base [N])."""
+    height, width, _ = pixels.shape
+    n = height * width
+    native = _native()
+    features = np.empty((n, native.lossless_feature_count(channel)), np.int32)
+    base = np.empty(n, np.int32)
+    native.lossless_features(pixels, bit_depth, channel, features, base)
+    target = (pixels[..., channel].reshape(-1).astype(np.float32) - base) / float(1 << (bit_depth - 8))
+    return torch.from_numpy(features).float() / _FEATURE_SCALE, torch.from_numpy(target)
+
+
+def _laplace_nll(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    log2_scale = output[:, 1].clamp(min=_LOG2_SCALE_FLOOR)
+    return ((target - output[:, 0]).abs() * torch.exp2(-log2_scale) + log2_scale * math.log(2.0)).mean()
+
+
+def _train_channel(features: torch.Tensor, target: torch.Tensor, hidden: int, steps: int,
+                   preset: LosslessPreset, generator: torch.Generator, tick: Callable[[], None]) -> _Predictor:
+    model = _Predictor(features.shape[1], hidden)
+    optimiser = torch.optim.Adam(model.parameters(), lr=preset.learning_rate)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, max(1, steps))
+    n = features.shape[0]
+    for _ in range(steps):
+        index = torch.randint(0, n, (min(preset.batch, n),), generator=generator)
+        loss = _laplace_nll(model(features[index]), target[index])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        tick()
+    return model
+
+
+def _write_varints(values: np.ndarray) -> bytes:
+    out = bytearray()
+    for v in values.tolist():
+        z = 2 * v if v >= 0 else -2 * v - 1
+        while z >= 0x80:
+            out.append((z & 0x7F) | 0x80)
+            z >>= 7
+        out.append(z)
+    return bytes(out)
+
+
+def _read_varints(data: bytes, count: int) -> Tuple[np.ndarray, int]:
+    values = np.empty(count, np.int64)
+    pos = 0
+    for i in range(count):
+        z = shift = 0
+        while True:
+            if pos >= len(data) or shift >= 7 * _MAX_VARINT_BYTES:
+                raise FormatError("lossless payload: truncated or invalid predictor parameters")
+            byte = data[pos]
+            pos += 1
+            z |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        values[i] = z >> 1 if z % 2 == 0 else -(z >> 1) - 1
+    if np.abs(values).max(initial=0) >= 1 << 30:
+        raise FormatError("lossless payload: predictor parameter out of range")
+    return values, pos
+
+
+def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
+                    progress: Optional[Callable[[int, int], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
+    """(config, payload) of an integer image [H, W, C] (values < 2^bit_depth)."""
+    coded = np.ascontiguousarray(pixels[..., coding_order(pixels.shape[2])].astype(np.uint16))
+    height, width, channels = coded.shape
+    n = height * width
+    steps = min(preset.steps, math.ceil(preset.max_epochs * n / min(preset.batch, n)))
+    widths = [preset.hidden] + ([0] if preset.hidden and n <= preset.linear_trial_pixels else [])
+    total = steps * channels * len(widths)
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total)
+
+    data = [_channel_data(coded, bit_depth, c) for c in range(channels)]
+    best: Optional[Tuple[bytes, bytes]] = None
+    for hidden in widths:
+        generator = torch.Generator().manual_seed(seed)
+        with torch_threads(1):  # small batches: extra threads mostly add synchronisation
+            params = [_train_channel(features, target, hidden, steps, preset, generator, tick).integer_params()
+                      for features, target in data]
+        flat = torch.cat(params).numpy().astype(np.int32)
+        payload = _write_varints(flat.astype(np.int64)) + _native().lossless_encode(
+            coded, bit_depth, flat, hidden, FRAC_BITS)
+        if best is None or len(payload) < len(best[1]):
+            best = _CONFIG.pack(PREDICTED, hidden, FRAC_BITS), payload
+    stored = _stored_samples(coded, bit_depth)
+    return (_CONFIG.pack(STORED, 0, 0), stored) if len(stored) <= len(best[1]) else best
+
+
+def _stored_samples(coded: np.ndarray, bit_depth: int) -> bytes:
+    return coded.astype(np.uint8 if bit_depth <= 8 else ">u2").tobytes()
+
+
+def _parse_config(config: bytes) -> Tuple[int, int, int]:
+    if len(config) != _CONFIG.size:
+        raise FormatError("lossless config has the wrong size")
+    method, hidden, frac_bits = _CONFIG.unpack(config)
+    if method not in (STORED, PREDICTED):
+        raise FormatError(f"unknown lossless method {method}")
+    if not (0 <= hidden <= 64 and 0 <= frac_bits <= 16):
+        raise FormatError("lossless config out of range")
+    return method, hidden, frac_bits
+
+
+def check_payload_size(height: int, width: int, channels: int, payload: bytes) -> None:
+    """FormatError when the payload is too short to hold that many samples (crafted files)."""
+    samples = height * width * channels
+    if samples > 2 * (8 * len(payload) + 64) / _MIN_SYMBOL_BITS:  # 2x margin
+        raise FormatError(f"payload of {len(payload)} bytes is too short for {samples} samples")
+
+
+def decode_lossless(config: bytes, payload: bytes, height: int, width: int, channels: int,
+                    bit_depth: int) -> np.ndarray:
+    """The exact integer image [H, W, C] (uint16) of a lossless payload."""
+    method, hidden, frac_bits = _parse_config(config)
+    if method == STORED:
+        dtype = np.dtype(np.uint8 if bit_depth <= 8 else ">u2")
+        if len(payload) != height * width * channels * dtype.itemsize:
+            raise FormatError("stored lossless payload has the wrong size")
+        coded = np.frombuffer(payload, dtype).reshape(height, width, channels).astype(np.uint16)
+        if int(coded.max(initial=0)) >= 1 << bit_depth:
+            raise FormatError("stored sample exceeds the bit depth")
+    else:
+        check_payload_size(height, width, channels, payload)
+        native = _native()
+        params, used = _read_varints(payload, native.lossless_param_count(channels, hidden))
+        coded = np.zeros((height, width, channels), np.uint16)
+        if not native.lossless_decode(payload[used:], coded, bit_depth, params.astype(np.int32), hidden,
+                                        frac_bits):
+            raise FormatError("lossless payload: the coded stream is corrupted")
+    pixels = np.empty_like(coded)
+    pixels[..., coding_order(channels)] = coded
+    return pixels
