@@ -93,7 +93,7 @@ private:
 // kIncrement, and all counts are halved (rounding up) when the total would pass kLimit.
 class AdaptiveModel {
 public:
-    static constexpr uint32_t kIncrement = 24, kLimit = 1u << 16;
+    static constexpr uint32_t kIncrement = 32, kLimit = 1u << 16;
     explicit AdaptiveModel(int n = 1) : freq_(static_cast<size_t>(n), 1), total_(static_cast<uint32_t>(n)) {}
 
     void encode(RangeEncoder& enc, int symbol) {

@@ -52,16 +52,16 @@ class LosslessPreset:
     fewer parameters to store) and the smaller file is kept."""
 
     hidden: int = 16
-    steps: int = 2000
-    batch: int = 16384
-    learning_rate: float = 3e-3
+    steps: int = 3000
+    batch: int = 4096
+    learning_rate: float = 1e-2
     max_epochs: int = 50
     linear_trial_pixels: int = 1 << 16
 
 
 LOSSLESS_PRESETS: Dict[str, LosslessPreset] = {
     "fast": LosslessPreset(),
-    "best": LosslessPreset(hidden=24, steps=4000),
+    "best": LosslessPreset(hidden=24, steps=6000),
 }
 
 
