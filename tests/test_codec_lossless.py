@@ -2,6 +2,7 @@
 compression against PNG, hostile files, Pillow and CLI."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
@@ -105,6 +106,22 @@ def test_decode_at_another_size_resamples_the_exact_picture():
     data = inr.encode(img, lossless=True, iterations=STEPS)
     np.testing.assert_array_equal(inr.decode(data, scale=2), inr.resize(img, size=(32, 40)))
     assert inr.decode(data, size=(5, 7)).shape == (5, 7, 3)
+
+
+def test_large_pictures_train_on_row_bands_with_the_same_features():
+    img = textured(70, 23, 3, np.uint16).astype(np.uint16)
+    generator = torch.Generator().manual_seed(0)
+    bands = lossless._training_bands(70, 23, 23 * 40, generator)
+    assert len(bands) == 3 and all(stop - start <= 16 for start, stop in bands)
+    rows = np.concatenate([np.arange(start * 23, stop * 23) for start, stop in bands])
+    for channel in range(3):
+        whole, target = lossless._channel_data(img, 16, channel, [(0, 70)])
+        banded, banded_target = lossless._channel_data(img, 16, channel, bands)
+        torch.testing.assert_close(banded, whole[rows], rtol=0, atol=0)
+        torch.testing.assert_close(banded_target, target[rows], rtol=0, atol=0)
+    small = dataclasses.replace(codec.LOSSLESS_PRESETS["fast"], steps=STEPS, training_pixels=23 * 40)
+    data = inr.encode(img, lossless=True, preset=small)
+    np.testing.assert_array_equal(inr.decode(data), img)
 
 
 def test_encode_is_deterministic_and_rejects_rate_targets():

@@ -47,7 +47,8 @@ _MIN_SYMBOL_BITS = -math.log2(1.0 - 67 / (1 << 16))
 @dataclass(frozen=True)
 class LosslessPreset:
     """Encoder effort: predictor width, training steps per channel (at most `max_epochs`
-    passes over the samples), batch, learning rate. Pictures of at most
+    passes over the samples), batch, learning rate. Larger pictures train on random 16-row
+    bands holding about `training_pixels` pixels. Pictures of at most
     `linear_trial_pixels` pixels are also coded with a linear predictor (hidden width 0,
     fewer parameters to store) and the smaller file is kept."""
 
@@ -57,6 +58,7 @@ class LosslessPreset:
     learning_rate: float = 1e-2
     max_epochs: int = 50
     linear_trial_pixels: int = 1 << 16
+    training_pixels: int = 1 << 20
 
 
 LOSSLESS_PRESETS: Dict[str, LosslessPreset] = {
@@ -115,16 +117,42 @@ class _Predictor(torch.nn.Module):
         return torch.cat([p.detach().reshape(-1) for p in parts]).round().clamp(-limit, limit).to(torch.int64)
 
 
-def _channel_data(pixels: np.ndarray, bit_depth: int, channel: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(features [N, F] in 8-bit level units, target residual from the MED base [N])."""
-    height, width, _ = pixels.shape
-    n = height * width
+_BAND_ROWS = 16
+_CONTEXT_ROWS = 2  # a sample's features reach at most this many rows up
+
+
+def _training_bands(height: int, width: int, limit: int, generator: torch.Generator) -> List[Tuple[int, int]]:
+    """Row ranges whose samples train the predictor: every row, or random 16-row bands
+    holding about `limit` pixels (bounds the encoder's memory on large pictures)."""
+    if height * width <= limit:
+        return [(0, height)]
+    n_bands = math.ceil(height / _BAND_ROWS)
+    wanted = max(1, math.ceil(limit / (_BAND_ROWS * width)))
+    picks = sorted(torch.randperm(n_bands, generator=generator)[:wanted].tolist())
+    return [(b * _BAND_ROWS, min(height, (b + 1) * _BAND_ROWS)) for b in picks]
+
+
+def _channel_data(pixels: np.ndarray, bit_depth: int, channel: int,
+                  bands: List[Tuple[int, int]]) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(features [N, F] in 8-bit level units, target residual from the MED base [N]) of the
+    samples in the row bands; each band is computed with the rows above it that its
+    features read, so the values equal those of the whole picture."""
     native = _native()
-    features = np.empty((n, native.lossless_feature_count(channel)), np.int32)
-    base = np.empty(n, np.int32)
-    native.lossless_features(pixels, bit_depth, channel, features, base)
-    target = (pixels[..., channel].reshape(-1).astype(np.float32) - base) / float(1 << (bit_depth - 8))
-    return torch.from_numpy(features).float() / _FEATURE_SCALE, torch.from_numpy(target)
+    width = pixels.shape[1]
+    features, targets = [], []
+    for start, stop in bands:
+        top = max(0, start - _CONTEXT_ROWS)
+        block = np.ascontiguousarray(pixels[top:stop])
+        n = block.shape[0] * width
+        feats = np.empty((n, native.lossless_feature_count(channel)), np.int32)
+        base = np.empty(n, np.int32)
+        native.lossless_features(block, bit_depth, channel, feats, base)
+        keep = (start - top) * width
+        features.append(feats[keep:])
+        targets.append(block[..., channel].reshape(-1)[keep:].astype(np.float32) - base[keep:])
+    scale = float(1 << (bit_depth - 8))
+    return (torch.from_numpy(np.concatenate(features)).float() / _FEATURE_SCALE,
+            torch.from_numpy((np.concatenate(targets) / scale).astype(np.float32)))
 
 
 def _laplace_nll(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -185,7 +213,8 @@ def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
     """(config, payload) of an integer image [H, W, C] (values < 2^bit_depth)."""
     coded = np.ascontiguousarray(pixels[..., coding_order(pixels.shape[2])].astype(np.uint16))
     height, width, channels = coded.shape
-    n = height * width
+    bands = _training_bands(height, width, preset.training_pixels, torch.Generator().manual_seed(seed))
+    n = sum(stop - start for start, stop in bands) * width
     steps = min(preset.steps, math.ceil(preset.max_epochs * n / min(preset.batch, n)))
     widths = [preset.hidden] + ([0] if preset.hidden and n <= preset.linear_trial_pixels else [])
     total = steps * channels * len(widths)
@@ -196,7 +225,7 @@ def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
         if progress is not None:
             progress(done[0], total)
 
-    data = [_channel_data(coded, bit_depth, c) for c in range(channels)]
+    data = [_channel_data(coded, bit_depth, c, bands) for c in range(channels)]
     best: Optional[Tuple[bytes, bytes]] = None
     for hidden in widths:
         generator = torch.Generator().manual_seed(seed)
