@@ -105,7 +105,7 @@ def encode(img: Any, quality: float = 6.0, *, lossless: bool = False, bpp: Optio
             raise ValueError("bpp and psnr targets do not apply to lossless coding")
         return _encode_lossless(coded, header, _as_lossless_preset(preset, iterations), progress, seed)
     chosen = _as_preset(preset, iterations)
-    bar = _progress_bar(progress, chosen.iterations)
+    bar = _progress_bar(progress, max(0, chosen.context_warmup) + chosen.iterations)
     try:
         if bpp is None and psnr is None:
             return _encode_once(coded, header, quality_to_lambda(quality), chosen, bar, seed)
@@ -133,16 +133,9 @@ def _encode_lossless(coded: torch.Tensor, header: Header, preset: LosslessPreset
                      seed: int) -> bytes:
     max_value = (1 << header.bit_depth) - 1
     pixels = torch.round(coded.permute(1, 2, 0) * max_value).numpy().astype(np.uint16)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=preset.steps * pixels.shape[2], desc="encode (lossless)", unit="step", leave=False)
+    bar = _progress_bar(progress, preset.steps * pixels.shape[2])
     try:
-        def update(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-
-        config, payload = encode_lossless(pixels, header.bit_depth, preset, update if bar else None, seed)
+        config, payload = encode_lossless(pixels, header.bit_depth, preset, bar, seed)
     finally:
         if bar is not None:
             bar.close()
@@ -187,8 +180,11 @@ def _progress_bar(enabled: bool, total: int) -> Optional[Callable]:
     def update(step: int, steps: int, metrics: Dict[str, float]) -> None:
         if step == 1 and bar.n:
             bar.reset(total=steps)
+        elif bar.total != steps:
+            bar.total = steps
         bar.update(step - bar.n)
-        bar.set_postfix(psnr=f"{metrics['psnr']:.2f}", bpp=f"{metrics['bpp']:.3f}", refresh=False)
+        if metrics:
+            bar.set_postfix({name: f"{value:.3f}" for name, value in metrics.items()}, refresh=False)
 
     update.close = bar.close
     return update

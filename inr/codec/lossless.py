@@ -209,8 +209,9 @@ def _read_varints(data: bytes, count: int) -> Tuple[np.ndarray, int]:
 
 
 def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
-                    progress: Optional[Callable[[int, int], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
-    """(config, payload) of an integer image [H, W, C] (values < 2^bit_depth)."""
+                    progress: Optional[Callable[[int, int, dict], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
+    """(config, payload) of an integer image [H, W, C] (values < 2^bit_depth); `progress`
+    gets (steps done, steps in all, {}) after every training step."""
     coded = np.ascontiguousarray(pixels[..., coding_order(pixels.shape[2])].astype(np.uint16))
     height, width, channels = coded.shape
     bands = _training_bands(height, width, preset.training_pixels, torch.Generator().manual_seed(seed))
@@ -223,7 +224,7 @@ def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
     def tick() -> None:
         done[0] += 1
         if progress is not None:
-            progress(done[0], total)
+            progress(done[0], total, {})
 
     data = [_channel_data(coded, bit_depth, c, bands) for c in range(channels)]
     best: Optional[Tuple[bytes, bytes]] = None

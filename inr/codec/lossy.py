@@ -271,10 +271,11 @@ def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gai
         model.skip.bias.copy_(inverse @ mean.view(-1))
 
 
-def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset) -> None:
+def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset,
+                     progress: Optional[Callable[[int, int, dict], None]]) -> None:
     """Fit the context model alone to the rounded initial latents (cheap: no rendering, and
     the context features of the frozen latents are computed once), so the joint training
-    starts from a working entropy model."""
+    starts from a working entropy model. Progress counts these steps first."""
     if preset.context_warmup <= 0:
         return
     k = model.channels
@@ -300,12 +301,15 @@ def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset) -> None:
         optimizer.zero_grad(set_to_none=True)
         bpp.backward()
         optimizer.step()
+        if progress is not None:
+            progress(step + 1, preset.context_warmup + preset.iterations, {"latent bpp": bpp.item()})
 
 
 def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
            progress: Optional[Callable[[int, int, dict], None]]) -> None:
     n_pixels = target.shape[1] * target.shape[2]
-    _warm_up_context(model, n_pixels, preset)
+    _warm_up_context(model, n_pixels, preset, progress)
+    warmup = max(0, preset.context_warmup)
     latents = list(model.latents.parameters())
     weights = [p for n, p in model.named_parameters() if not n.startswith("latents")]
     optimizer = torch.optim.Adam([{"params": latents, "scale": preset.latent_lr_scale}, {"params": weights, "scale": 1.0}],
@@ -327,7 +331,8 @@ def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
         loss.backward()
         optimizer.step()
         if progress is not None:
-            progress(step + 1, total, {"psnr": -10 * math.log10(max(mse.item(), 1e-12)), "bpp": bpp.item()})
+            progress(warmup + step + 1, warmup + total,
+                     {"psnr": -10 * math.log10(max(mse.item(), 1e-12)), "bpp": bpp.item()})
 
 
 def _linears(module: torch.nn.Module) -> List[torch.nn.Linear]:
