@@ -6,7 +6,7 @@ from inr.fit import FittedImage, fit, load
 from inr.resample import resize
 
 __version__ = "0.1.0"
-__all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample", "encode", "decode"]
+__all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample", "rescale", "encode", "decode"]
 
 _register_pillow_plugin()
 
@@ -17,3 +17,12 @@ def upsample(img, scale=None, size=None, model="default", device=None, tile=None
     from inr.sr.upsample import upsample as _upsample
 
     return _upsample(img, scale=scale, size=size, model=model, device=device, tile=tile, progress=progress)
+
+
+def __getattr__(name):
+    """`inr.rescale` (learned down/up rescaling) is imported on first use, so `import inr` stays fast."""
+    if name == "rescale":
+        import importlib
+
+        return importlib.import_module("inr.rescale")
+    raise AttributeError(f"module 'inr' has no attribute {name!r}")

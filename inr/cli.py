@@ -1,6 +1,7 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
 `inr resize IN... -o OUT --scale S | --size WxH`,
 `inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`,
+`inr rescale down|up IN... -o OUT --scale S | --size WxH [--model PATH]` (S may be a fraction: 1/3.7),
 `inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P | --lossless]`, `inr decode IN.inr -o OUT.png
 [--scale S | --size WxH]`, `inr convert IN OUT` (either side .inr), `inr info FILE.inr`.
 
@@ -52,6 +53,18 @@ def _positive(kind: Callable):
             raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
         return value
     return parse
+
+
+def _fraction(text: str) -> float:
+    """A positive real, also written as a fraction 'A/B' (e.g. 1/3.7)."""
+    num, _, den = text.partition("/")
+    try:
+        value = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number or fraction like 1/3.7, got {text!r}")
+    return value
 
 
 def _check_output(path: str, force: bool) -> None:
@@ -156,13 +169,13 @@ def _to_pil(image) -> Image.Image:
 
 # --- resize ---------------------------------------------------------------------------
 
-def _add_batch_resampling(parser: argparse.ArgumentParser) -> None:
-    """The inputs, output and target-size arguments shared by resize and upsample."""
+def _add_batch_resampling(parser: argparse.ArgumentParser, scale_type: Callable = _positive(float)) -> None:
+    """The inputs, output and target-size arguments shared by resize, upsample and rescale."""
     parser.add_argument("inputs", nargs="+", metavar="IN", help="image files and/or folders of images")
     parser.add_argument("-o", "--output", required=True,
                         help="output file (one input file) or folder (several inputs or a folder; created if missing)")
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--scale", type=_positive(float), help="output size = input size x SCALE (any positive real)")
+    group.add_argument("--scale", type=scale_type, help="output size = input size x SCALE (any positive real)")
     group.add_argument("--size", type=_size, help="output size WxH")
 
 
@@ -287,6 +300,44 @@ def _run_upsample(args: argparse.Namespace) -> None:
         progress=not args.quiet))
 
 
+# --- rescale --------------------------------------------------------------------------
+
+def _add_rescale(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("direction", choices=["down", "up"],
+                        help="down: learned 8-bit downscale (SCALE in [1/4, 1), e.g. 1/3.7); "
+                             "up: restore from such a downscale (SCALE >= 1, or the original --size)")
+    _add_batch_resampling(parser, scale_type=_fraction)
+    parser.add_argument("--model", default="default",
+                        help="rescaling model: a training checkpoint or weights file (default: the shipped weights)")
+    parser.add_argument("--device", default=None, help="torch device to run on (default cpu)")
+    parser.add_argument("--tile", type=int, default=None, help="up only: LR tile side in pixels (default automatic, 0: none)")
+
+
+def _run_rescale(args: argparse.Namespace) -> None:
+    from inr.rescale import down, up
+    from inr.rescale.weights import resolve_model
+
+    if args.model != "default":
+        _check_input(args.model)
+    if args.tile is not None and args.tile < 0:
+        raise CLIError("--tile must be >= 0", code=2)
+    if args.direction == "down" and args.scale is not None and args.scale >= 1:
+        raise CLIError(f"rescale down: --scale is output size / input size and must be below 1 "
+                       f"(e.g. 1/3.7), got {args.scale:g}", code=2)
+    if args.direction == "up" and args.scale is not None and args.scale < 1:
+        raise CLIError(f"rescale up: --scale must be >= 1, got {args.scale:g}", code=2)
+    net = resolve_model(args.model)  # once, before any image; errors are one line
+    if args.direction == "down":
+        def transform(image):
+            return down(image, scale=args.scale, size=args.size, model=net, device=args.device)
+    else:
+        def transform(image):
+            return up(image, scale=args.scale, size=args.size, model=net, device=args.device, tile=args.tile,
+                      progress=not args.quiet)
+    _run_batch(args, f"rescale {args.direction}", "downscaled" if args.direction == "down" else "upscaled",
+               transform)
+
+
 # --- codec: encode / decode / convert / info -------------------------------------------
 
 def _add_encode_options(parser: argparse.ArgumentParser) -> None:
@@ -395,6 +446,8 @@ COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
     "render": ("render a saved fit at any size", _add_render, _run_render),
     "resize": ("resize images (bicubic, Lanczos, ...; MATLAB-imresize exact)", _add_resize, _run_resize),
     "upsample": ("super-resolve images with a learned model at any scale", _add_upsample, _run_upsample),
+    "rescale": ("learned downscale to an 8-bit image (down) and its restoration (up), any scale",
+                _add_rescale, _run_rescale),
     "encode": ("compress an image into a .inr file", _add_encode, _encode_file),
     "decode": ("decode a .inr file to an image, at any size", _add_decode, _decode_file),
     "convert": ("convert between .inr and other image formats", _add_convert, _run_convert),

@@ -1,0 +1,166 @@
+"""Learned rescaling evaluation (issue 10): inr.rescale.down -> inr.rescale.up on Set5/Set14.
+
+    python benchmarks/eval_rescale.py                          # inr/rescale/weights/default.pt
+    python benchmarks/eval_rescale.py --model training/rescale/checkpoint.pt
+    python benchmarks/eval_rescale.py --datasets Set5 --scales 4 --max-images 1   # smoke run
+    python benchmarks/eval_rescale.py --device cuda
+
+Per dataset (Set5, Set14) and downscale factor (x2, x3, x3.7, x4), in one run, on the HR
+images and LR sizes of `inr.sr.evaluate.load_pairs`:
+
+- learned: `inr.rescale.down` -> PNG (lossless, uint8) -> `inr.rescale.up`;
+- bicubic-down + `inr.upsample` (the shipped SR model, or --sr-model) and
+  bicubic-down + bicubic-up (`inr.resize`), from the bicubic LR (the provided MATLAB LR
+  at x2/x3/x4, `inr.resize` bicubic at x3.7);
+- HR reconstruction Y-PSNR (BT.601, `ceil(scale)` pixels shaved, uint8 output) and the
+  learned LR's RGB PSNR against the bicubic LR (`inr.rescale.evaluate`);
+- JPEG: the learned LR and the bicubic LR saved as Pillow JPEG (--jpeg, default quality
+  90 and 75, 4:2:0) before the upscale, for the learned pipeline and for bicubic-down +
+  `inr.upsample`: what a lossy LR costs each of them.
+
+Targets (issue 10): Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample;
+LR PSNR vs the bicubic LR >= 35 dB (checked at every scale). Writes
+benchmarks/results/rescale_eval.json (schema in benchmarks/common.py) via report().
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+
+import inr  # noqa: E402
+from inr.rescale import load  # noqa: E402
+from inr.rescale.evaluate import evaluate, evaluate_pipeline  # noqa: E402
+from inr.rescale.weights import DEFAULT_WEIGHTS  # noqa: E402
+from inr.sr.upsample import resolve_model as resolve_sr  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr"
+DATASETS = ("Set5", "Set14")
+SCALES = (2, 3, 3.7, 4)
+GAIN_TARGETS = {("Set5", 4): 2.0}   # dB over bicubic-down + inr.upsample
+LR_PSNR_TARGET = 35.0               # dB, learned LR vs bicubic LR
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def _per_image(**runs: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Per-image PSNRs of several runs over the same images, side by side."""
+    names = [r["name"] for r in next(iter(runs.values()))["images"]]
+    rows = [{"name": n} for n in names]
+    for key, run in runs.items():
+        for row, img in zip(rows, run["images"]):
+            row[key] = round(img["psnr"], 4)
+            if img.get("lr_psnr") is not None:
+                row[f"{key}_lr_psnr"] = round(img["lr_psnr"], 4)
+    return rows
+
+
+def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images) -> List[Dict[str, Any]]:
+    def sr_up(lr, size):
+        return inr.upsample(lr, size=size, model=sr_model, device=device)
+
+    def bic_up(lr, size):
+        return inr.resize(lr, size=size, kernel="bicubic")
+
+    def bic_down(hr, bic_lr):
+        return bic_lr
+
+    rows = []
+    for ds in datasets:
+        for s in scales:
+            t0 = time.perf_counter()
+            kw = dict(dataset=ds, scale=s, root=DATA, max_images=max_images)
+            learned = evaluate(model, device=device, **kw)
+            sr = evaluate_pipeline(bic_down, sr_up, lr_metric=False, **kw)
+            bic = evaluate_pipeline(bic_down, bic_up, lr_metric=False, **kw)
+            gain = learned["psnr"] - sr["psnr"]
+            log(f"  {ds} x{s:g}: learned {learned['psnr']:.2f} dB (LR {learned['lr_psnr']:.2f} dB vs bicubic), "
+                f"bicubic+SR {sr['psnr']:.2f}, bicubic+bicubic {bic['psnr']:.2f} ({time.perf_counter() - t0:.1f} s)")
+            common = {"lr_source": learned["lr_source"], "shave": learned["shave"], "n_images": learned["n_images"]}
+            rows.append(result(f"{ds} x{s:g} reconstruction Y-PSNR", learned["psnr"], "dB", baseline=sr["psnr"],
+                               compare=False, detail={**common, "bicubic_down_bicubic_up": round(bic["psnr"], 4),
+                                                      "per_image": _per_image(learned=learned, sr=sr, bicubic=bic)}))
+            rows.append(result(f"{ds} x{s:g} gain over bicubic-down + inr.upsample", gain, "dB",
+                               target=GAIN_TARGETS.get((ds, s)), target_of="value", compare=False))
+            rows.append(result(f"{ds} x{s:g} bicubic-down + bicubic-up Y-PSNR", bic["psnr"], "dB", compare=False))
+            rows.append(result(f"{ds} x{s:g} learned LR PSNR vs bicubic LR", learned["lr_psnr"], "dB",
+                               target=LR_PSNR_TARGET, target_of="value", compare=False))
+            for q in jpegs:
+                lj = evaluate(model, device=device, jpeg=q, **kw)
+                sj = evaluate_pipeline(bic_down, sr_up, jpeg=q, **kw)
+                log(f"    JPEG q{q}: learned {lj['psnr']:.2f} dB ({lj['psnr'] - learned['psnr']:+.2f}), "
+                    f"bicubic+SR {sj['psnr']:.2f} dB ({sj['psnr'] - sr['psnr']:+.2f})")
+                rows.append(result(f"{ds} x{s:g} JPEG q{q} LR: reconstruction Y-PSNR", lj["psnr"], "dB",
+                                   baseline=sj["psnr"], compare=False,
+                                   detail={"jpeg_quality": q, "drop_vs_png": round(lj["psnr"] - learned["psnr"], 4),
+                                           "baseline_drop_vs_png": round(sj["psnr"] - sr["psnr"], 4),
+                                           "lr_psnr_vs_bicubic": round(lj["lr_psnr"], 4),
+                                           "per_image": _per_image(learned=lj, sr=sj)}))
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, default=None, help=f"checkpoint or weights (default {DEFAULT_WEIGHTS})")
+    p.add_argument("--sr-model", default="default", help="SR model of the bicubic-down + inr.upsample baseline")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--scales", nargs="+", type=float, default=list(SCALES))
+    p.add_argument("--jpeg", nargs="*", type=int, default=[90, 75], help="JPEG qualities (none: skip)")
+    p.add_argument("--max-images", type=int, default=None, help="first N images per dataset (smoke runs)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--output", type=Path, default=None)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = args.model or DEFAULT_WEIGHTS
+    if not Path(path).is_file():
+        log(f"error: no model at {path} (the shipped weights are not trained yet): pass --model PATH")
+        return 2
+    if not DATA.is_dir():
+        log(f"error: no SR data at {DATA}")
+        return 2
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    machine = machine_info()
+    notes = []
+    busy = busy_machine_note(machine)
+    if busy:
+        notes.append(busy)
+    model = load(path).to(device)
+    sr_model = resolve_sr(args.sr_model).to(device)
+    scales = [int(s) if float(s).is_integer() else s for s in args.scales]
+    log(f"model {path} ({model.config}), device {device}")
+    rows = quality_rows(model, sr_model, args.datasets, scales, args.jpeg, device, args.max_images)
+    rows.append(result("parameters: downscaler", n_params(model.down_net), "params", compare=False))
+    rows.append(result("parameters: upscaler", n_params(model.up_net), "params",
+                       baseline=n_params(sr_model), compare=False))
+    notes.append("reconstruction: Y-PSNR (BT.601, [0, 255] scale, float), ceil(scale) pixels shaved, uint8 output; "
+                 "LR PSNR: all RGB channels of the uint8 learned LR against the bicubic LR, no shave")
+    notes.append("bicubic LR: the provided MATLAB-bicubic files at x2/x3/x4, inr.resize bicubic at x3.7 "
+                 "(HR cropped to round(lr * s)); the learned LR has the same size")
+    notes.append("JPEG rows: value = learned pipeline with a JPEG LR, baseline = bicubic-down (JPEG) + inr.upsample")
+    if args.max_images:
+        notes.append(f"only the first {args.max_images} image(s) per dataset: not comparable with full runs")
+    name = "rescale_eval"
+    settings = {"model": str(path), "model_config": model.config, "sr_model": str(args.sr_model),
+                "device": device, "datasets": list(args.datasets), "scales": scales, "jpeg": list(args.jpeg),
+                "max_images": args.max_images}
+    return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "bicubic-down + inr.upsample", log,
+                  settings=settings, notes=notes, machine=machine)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,15 @@
+"""Learned bidirectional arbitrary-scale rescaling (issue 10): `inr.rescale.down` / `inr.rescale.up`.
+
+    lr = inr.rescale.down(img, scale=1/3.7)          # an 8-bit image close to the bicubic downscale
+    hr = inr.rescale.up(lr, size=img_size)           # restores img better than SR from bicubic can
+
+A learned downscaler (`Downscaler`: bicubic + a learned correction) and an upscaler (an
+`inr.sr` EDSR + CUF model fine-tuned on the learned LR) trained together with
+`python -m inr.rescale.train`; any real downscale factor in (1, 4] per axis. Weights:
+`save_weights` / `load`; "default" is `inr/rescale/weights/default.pt`.
+"""
+from inr.rescale.api import down, up
+from inr.rescale.model import RescaleModel, make_model
+from inr.rescale.weights import load, save_weights
+
+__all__ = ["down", "up", "RescaleModel", "make_model", "load", "save_weights"]

@@ -1,0 +1,150 @@
+"""`inr.rescale.down` / `inr.rescale.up`: the public entry points (DESIGN.md section 8 type rules).
+
+Images: numpy (HW/HWC, uint8/uint16/float32/float64), PIL (L, LA, RGB, RGBA, I;16, I, P)
+and torch (CHW/NCHW, uint8 or float in [0, 1]); the result has the input's type, dtype,
+layout and device.
+
+Channels: RGB goes through the networks. Gray is replicated to RGB; `down` averages the
+three LR channels back to one (re-rounded to 8 bits), `up` averages the three outputs. An
+alpha channel (LA, RGBA) is resized with `inr.resize` (bicubic, antialiased) and not learned.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inr._image import from_tensor, to_tensor
+from inr.rescale.weights import ModelSpec, resolve_model
+from inr.resample import resize
+from inr.sr.models import out_size_for
+
+__all__ = ["down", "up", "MAX_FACTOR"]
+
+MAX_FACTOR = 4.0  # the training range: downscale factors in (1, 4] per axis
+
+Scale = Union[float, Sequence[float]]
+
+
+def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] = None,
+         model: ModelSpec = "default", device: Optional[Union[str, torch.device]] = None) -> Any:
+    """The learned downscale of `img`: an ordinary 8-bit image close to the bicubic downscale
+    from which `up` restores `img` better than super-resolution can.
+
+    scale: the output size relative to the input, a real or (sy, sx) in [1/4, 1] (not all 1),
+        e.g. `scale=1/3.7`; the output is round(in * scale) per axis.
+    size: (h, w) instead of scale; each axis may shrink by a factor up to 4 (and round(in / 4)).
+        Factors beyond 4 are refused: they are outside the training range.
+    model: "default" (the shipped weights `inr/rescale/weights/default.pt`), a path to a
+        checkpoint of `python -m inr.rescale.train` or a `save_weights` file, or a RescaleModel.
+    device: torch device for the model (default: a torch input's device, else CPU).
+
+    The LR always holds 8-bit levels k / 255, whatever the output dtype (uint8 outputs are
+    exactly the quantised LR the upscaler was trained on); keep it lossless (PNG) for the
+    best reconstruction. The HR image is processed whole (no tiles): the downscaler keeps
+    about 16 float channels at the input resolution.
+    """
+    chw, info = to_tensor(img)
+    in_size = tuple(chw.shape[-2:])
+    lr_size = _down_size(in_size, scale, size)
+    net = resolve_model(model)
+    device = torch.device(device if device is not None else (chw.device if info.kind == "torch" else "cpu"))
+    net = _on_device(net, device)
+    channels = chw.shape[0]
+    color = chw[:3] if channels >= 3 else chw[:1].expand(3, *in_size)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            lr = net.downscale(color[None].to(device), lr_size)[0]
+    finally:
+        net.train(was_training)
+    if channels < 3:
+        lr = _round8(lr.mean(0, keepdim=True))
+    if channels in (2, 4):
+        alpha = resize(chw[-1:].to(device), size=lr_size, kernel="bicubic", antialias=True)
+        lr = torch.cat([lr, _round8(alpha.clamp(0.0, 1.0))], 0)
+    return from_tensor(lr.to(info.device if info.kind == "torch" else "cpu"), info)
+
+
+def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] = None,
+       model: ModelSpec = "default", device: Optional[Union[str, torch.device]] = None,
+       tile: Optional[int] = None, progress: bool = False) -> Any:
+    """Restores the HR image from an LR made by `down` (with the same model).
+
+    scale: real or (sy, sx), each >= 1; the output is round(in * scale) per axis. Give
+        `size=(h, w)` (the original size) to undo `down` exactly: rounding can make
+        round(round(H / s) * s) differ from H. Scales above 4 are extrapolated.
+    tile, progress: as `inr.upsample` (the upscaler is an `inr.sr` model run the same way).
+    """
+    in_size = _image_size(lr)
+    if scale is not None:
+        scales = (scale, scale) if isinstance(scale, numbers.Real) else tuple(scale)
+        if any(isinstance(s, numbers.Real) and s < 1 for s in scales):
+            raise ValueError(f"up: scale must be >= 1 per axis (use inr.rescale.down to shrink), got {scale!r}")
+    out_size = _check_size_arg(size) if size is not None else None
+    if out_size is not None and (out_size[0] < in_size[0] or out_size[1] < in_size[1]):
+        raise ValueError(f"up: size {out_size} is smaller than the input {in_size} on some axis")
+    net = resolve_model(model)
+    from inr.sr.upsample import upsample
+
+    return upsample(lr, scale=scale, size=size, model=net.up_net, device=device, tile=tile, progress=progress)
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _round8(x: torch.Tensor) -> torch.Tensor:
+    return torch.round(x * 255.0) / 255.0
+
+
+def _on_device(net, device: torch.device):
+    param = next(net.parameters(), None)
+    if param is not None and param.device != device:
+        net = copy.deepcopy(net).to(device)
+    return net
+
+
+def _image_size(img: Any) -> Tuple[int, int]:
+    if isinstance(img, Image.Image):
+        return img.height, img.width
+    if isinstance(img, np.ndarray) and img.ndim in (2, 3):
+        return int(img.shape[0]), int(img.shape[1])
+    if isinstance(img, torch.Tensor) and img.dim() in (3, 4):
+        return int(img.shape[-2]), int(img.shape[-1])
+    return tuple(to_tensor(img)[0].shape[-2:])  # raises the usual type / layout errors
+
+
+def _check_size_arg(size: Any) -> Tuple[int, int]:
+    if len(size) != 2 or any(not isinstance(s, numbers.Integral) or s < 1 for s in size):
+        raise ValueError(f"size must be (height, width) with positive integers, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def _down_size(in_size: Tuple[int, int], scale: Optional[Scale], size: Optional[Tuple[int, int]]) -> Tuple[int, int]:
+    """The LR size for `down`, with the training-range checks."""
+    if (scale is None) == (size is None):
+        raise ValueError("give exactly one of scale and size")
+    limit = out_size_for(in_size, 1.0 / MAX_FACTOR)  # the size a 4x downscale gives
+    if size is not None:
+        out = _check_size_arg(size)
+        if any(o > i for o, i in zip(out, in_size)) or out == tuple(in_size):
+            raise ValueError(f"down: size {out} must be smaller than the input {tuple(in_size)}")
+        if any(o < m for o, m in zip(out, limit)):
+            raise ValueError(f"down: size {out} shrinks an input of {tuple(in_size)} by more than "
+                             f"{MAX_FACTOR:g}x (the smallest is {limit}); scales beyond the training range "
+                             "are not supported")
+        return out
+    scales = (scale, scale) if isinstance(scale, numbers.Real) else tuple(scale)
+    if (len(scales) != 2 or any(not isinstance(s, numbers.Real) or not math.isfinite(s) for s in scales)
+            or any(not (1.0 / MAX_FACTOR <= s <= 1.0) for s in scales) or all(s == 1 for s in scales)):
+        raise ValueError(f"down: scale must be in [1/{MAX_FACTOR:g}, 1) (output size / input size, e.g. "
+                         f"1/3.7), or (sy, sx) in [1/{MAX_FACTOR:g}, 1], not both 1; got {scale!r}")
+    out = out_size_for(in_size, scales)
+    if min(out) < 1:
+        raise ValueError(f"down: scale {scale!r} gives an empty output for an input of size {tuple(in_size)}")
+    return out

@@ -1,0 +1,94 @@
+"""Rescaling evaluation on Set5/Set14 (issue 10): HR reconstruction and LR fidelity.
+
+A pipeline is a `downscale(hr, bicubic_lr) -> lr` and an `upscale(lr, hr_size) -> hr'`
+on uint8 HWC arrays. Per image of `inr.sr.evaluate.load_pairs(dataset, scale)` (provided
+MATLAB-bicubic LR at x2/x3/x4, `inr.resize` bicubic at other scales; the LR size fixes
+the learned LR's size too):
+
+- "psnr": Y-PSNR of the reconstruction (BT.601, `ceil(scale)` pixels shaved; as
+  `inr.sr.evaluate.psnr_y`), the reconstruction being uint8;
+- "lr_psnr": PSNR of the LR against the bicubic LR over all RGB channels (peak 255, no
+  shave): how much the learned LR still looks like a normal downscale.
+
+`jpeg=Q` passes the LR through Pillow JPEG at quality Q (default 4:2:0 chroma subsampling)
+before the upscale, as if it were sent as a JPEG; "lr_psnr" is then of the decoded LR.
+"""
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from inr.rescale.model import RescaleModel
+from inr.sr.evaluate import load_pairs, psnr_y
+
+__all__ = ["evaluate", "evaluate_pipeline", "psnr_rgb", "jpeg_roundtrip"]
+
+Down = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Up = Callable[[np.ndarray, Tuple[int, int]], np.ndarray]
+
+
+def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR (dB, peak 255) of two uint8 images over all channels; +inf when equal."""
+    if a.shape != b.shape:
+        raise ValueError(f"image sizes differ: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+def jpeg_roundtrip(img: np.ndarray, quality: int) -> np.ndarray:
+    """uint8 HWC -> JPEG (Pillow, `quality`) -> uint8 HWC."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as im:
+        return np.asarray(im.convert("RGB")).copy()
+
+
+def evaluate_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale: float = 4,
+                      root: Optional[Path] = None, jpeg: Optional[int] = None, lr_metric: bool = True,
+                      max_images: Optional[int] = None) -> dict:
+    """{"dataset", "scale", "jpeg", "psnr", "lr_psnr" (None without lr_metric), "n_images",
+    "shave", "lr_source", "images": [{"name", "psnr", "lr_psnr"}]} averaged over images
+    (the first `max_images` by name when given)."""
+    pairs, source = load_pairs(dataset, scale, root)
+    pairs = pairs[:max_images]
+    shave = int(math.ceil(scale))
+    rows: List[Dict[str, Any]] = []
+    for name, bic_lr, hr in pairs:
+        lr = downscale(hr, bic_lr)
+        if jpeg is not None:
+            lr = jpeg_roundtrip(lr, jpeg)
+        rec = upscale(lr, tuple(hr.shape[:2]))
+        rows.append({"name": name, "psnr": psnr_y(rec, hr, shave),
+                     "lr_psnr": psnr_rgb(lr, bic_lr) if lr_metric else None})
+    lr_vals = [r["lr_psnr"] for r in rows if r["lr_psnr"] is not None]
+    return {"dataset": dataset, "scale": scale, "jpeg": jpeg, "lr_source": source, "shave": shave,
+            "psnr": float(np.mean([r["psnr"] for r in rows])),
+            "lr_psnr": float(np.mean(lr_vals)) if lr_vals else None, "n_images": len(rows), "images": rows}
+
+
+def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "Set5", scale: float = 4,
+             device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
+             jpeg: Optional[int] = None, max_images: Optional[int] = None) -> dict:
+    """The learned pipeline `inr.rescale.down` -> (JPEG) -> `inr.rescale.up`; see `evaluate_pipeline`."""
+    from inr.rescale.api import down, up
+    from inr.rescale.weights import resolve_model
+
+    net = resolve_model(model)
+    if device is None:
+        param = next(net.parameters(), None)
+        device = param.device if param is not None else "cpu"
+
+    def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
+        return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device)
+
+    def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+        return up(lr, size=size, model=net, device=device)
+
+    return evaluate_pipeline(downscale, upscale, dataset, scale, root, jpeg, max_images=max_images)
