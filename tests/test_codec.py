@@ -93,8 +93,9 @@ def test_decoded_bytes_identical_across_runs_and_thread_counts(rgb_file, tmp_pat
     path = tmp_path / "x.inr"
     path.write_bytes(rgb_file)
     hashes = set()
-    for threads in ("1", "2"):
-        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    for threads, isa in (("1", "baseline"), ("2", "baseline"), ("2", "avx2")):  # avx2: the default where supported
+        env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
+                   INR_CPU_ISA=isa)
         out = subprocess.run([sys.executable, "-c", _DECODE_HASH, str(path)], env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
         hashes.add(out.stdout.strip())

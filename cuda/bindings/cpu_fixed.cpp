@@ -25,8 +25,8 @@ void require(bool ok, const std::string& what) {
 void bind_fixed(nb::module_& m) {
     m.def(
         "fixed_linear",
-        [](i64_array<const int64_t, nb::ndim<2>> x, i64_array<const int64_t, nb::ndim<2>> weight,
-           i64_array<const int64_t, nb::ndim<1>> bias, i64_array<int64_t, nb::ndim<2>> y, int shift, bool relu,
+        [](i64_array<const double, nb::ndim<2>> x, i64_array<const int64_t, nb::ndim<2>> weight,
+           i64_array<const int64_t, nb::ndim<1>> bias, i64_array<double, nb::ndim<2>> y, int shift, bool relu,
            int64_t limit, int threads) {
             require(weight.shape(1) == x.shape(1), "weight must be [out, in] with in = x.shape[1]");
             require(bias.shape(0) == weight.shape(0), "bias must be [out]");
@@ -40,5 +40,6 @@ void bind_fixed(nb::module_& m) {
             inr::cpu::fixed_linear(a);
         },
         "x"_a, "weight"_a, "bias"_a, "y"_a.noconvert(), "shift"_a, "relu"_a, "limit"_a, "threads"_a,
-        "Exact integer dense layer y = clamp(relu(floor((x W^T + b) / 2^shift))) of the codec decoder.");
+        "Exact integer dense layer y = clamp(relu(floor((x W^T + b) / 2^shift))) of the codec decoder "
+        "(x and y: integers held in float64).");
 }

@@ -7,7 +7,11 @@
 
 #include "parallel.h"
 
-namespace inr::cpu {
+#ifndef INR_CPU_VARIANT
+#error "INR_CPU_VARIANT must name the instruction-set variant"
+#endif
+
+namespace inr::cpu::INR_CPU_VARIANT {
 
 void fixed_linear(const FixedLinearArgs& a) {
     // float64 holds the integers exactly below 2^53 (the decoder's ranges stay far below);
@@ -25,24 +29,24 @@ void fixed_linear(const FixedLinearArgs& a) {
         double* __restrict acc = buffer.data();
         const double* __restrict weights = wt.data();
         for (int64_t r = begin; r < end; ++r) {
-            const int64_t* __restrict x = a.x + r * n_in;
+            const double* __restrict x = a.x + r * n_in;
             for (int64_t o = 0; o < n_out; ++o) acc[o] = static_cast<double>(a.bias[o]);
             for (int64_t i = 0; i < n_in; ++i) {
-                const double xi = static_cast<double>(x[i]);
+                const double xi = x[i];
                 const double* __restrict w = weights + i * n_out;
                 for (int64_t o = 0; o < n_out; ++o) {
                     const double product = xi * w[o];
                     acc[o] = acc[o] + product;
                 }
             }
-            int64_t* __restrict y = a.y + r * n_out;
+            double* __restrict y = a.y + r * n_out;
             for (int64_t o = 0; o < n_out; ++o) {
                 double v = std::floor(acc[o] * scale);
                 if (a.relu && v < 0.0) v = 0.0;
-                y[o] = static_cast<int64_t>(std::clamp(v, -limit, limit));
+                y[o] = std::clamp(v, -limit, limit);
             }
         }
     });
 }
 
-}  // namespace inr::cpu
+}  // namespace inr::cpu::INR_CPU_VARIANT

@@ -65,11 +65,11 @@ def dense_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, shift: int, r
     from inr._native import cpu
 
     if cpu is not None:
-        out = np.empty((x.shape[0], weight.shape[0]), dtype=np.int64)
-        cpu.fixed_linear(np.ascontiguousarray(x, dtype=np.int64), np.ascontiguousarray(weight, dtype=np.int64),
+        out = np.empty((x.shape[0], weight.shape[0]), dtype=np.float64)
+        cpu.fixed_linear(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(weight, dtype=np.int64),
                          np.ascontiguousarray(bias, dtype=np.int64), out, int(shift), bool(relu), int(_ACT_LIMIT),
                          torch.get_num_threads())
-        return out.astype(np.float64)
+        return out
     acc = x @ weight.T.astype(np.float64) + bias.astype(np.float64)
     out = np.floor(acc / float(2.0 ** shift))
     if relu:

@@ -1,0 +1,27 @@
+// Picks the fixed-point dense layer built for the best instruction set this CPU supports
+// (the same choice as the hash-grid kernels: instruction_set(), INR_CPU_ISA=baseline).
+#include <cstring>
+
+#include "fixed_linear.h"
+#include "hash_grid_cpu.h"
+
+namespace inr::cpu {
+
+namespace baseline {
+void fixed_linear(const FixedLinearArgs&);
+}
+#if defined(INR_HAVE_AVX2_VARIANT)
+namespace avx2 {
+void fixed_linear(const FixedLinearArgs&);
+}
+#endif
+
+void fixed_linear(const FixedLinearArgs& args) {
+#if defined(INR_HAVE_AVX2_VARIANT)
+    static const bool avx2 = std::strcmp(instruction_set(), "avx2") == 0;
+    if (avx2) return avx2::fixed_linear(args);
+#endif
+    baseline::fixed_linear(args);
+}
+
+}  // namespace inr::cpu
