@@ -26,25 +26,23 @@ Ship the result with `python -m inr.rescale.train --export DIR/checkpoint.pt`
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
 from typing import Optional
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from inr._training import (atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+                           mean_over_ranks, restore_training, unwrap)
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
 from inr.rescale.model import RescaleModel, make_model
 from inr.rescale.weights import DEFAULT_WEIGHTS, load, save_weights
 from inr.sr.data import default_data_dir, load_images, sample_pixels
-from inr.sr.train import _jsonable, atomic_save, atomic_write_json
 
 __all__ = ["main", "train"]
 
@@ -95,63 +93,31 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
-def _unwrap(model: torch.nn.Module) -> RescaleModel:
-    return model.module if hasattr(model, "module") else model
-
-
 def _new_model(cfg: dict, up_init: str) -> RescaleModel:
     init = {"auto": "default" if cfg["up"]["size"] == "small" else None, "none": None}.get(up_init, up_init)
     return make_model(cfg["down"]["size"], cfg["up"]["size"], up_init=init)
 
 
 def train(args: argparse.Namespace) -> dict:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev_name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if dev_name == "cuda":
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
-    distributed = world > 1
-    if distributed:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    main_proc = rank == 0
+    proc = init_process(args.device, args.threads)
+    device, rank, world = proc.device, proc.rank, proc.world
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / CKPT_NAME, out / LOG_NAME
 
-    ckpt = None
-    if args.resume:
-        if not ckpt_path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        cfg = ckpt["config"]
-    else:
-        cfg = {"down": {"size": args.down}, "up": {"size": args.up, "head": "cuf"}}
+    ckpt = load_checkpoint(ckpt_path) if args.resume else None
+    cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down}, "up": {"size": args.up, "head": "cuf"}}
     torch.manual_seed(args.seed)
     model = (_new_model(cfg, "none") if ckpt is not None else _new_model(cfg, args.up_init)).to(device)
     opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": args.lr},
                             {"params": model.up_net.parameters(), "lr": args.lr_up}])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
     step, elapsed, log_lambda = 0, 0.0, math.log(args.lambda_lr)
-    log = {"config": {**cfg, "args": _jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
+    log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        if args.decay_every:
-            sched.step_size = args.decay_every
-        step, elapsed = ckpt["step"], ckpt.get("elapsed_s", 0.0)
+        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path)
         log_lambda = ckpt.get("log_lambda", log_lambda)
-        if log_path.exists():
-            old = json.loads(log_path.read_text())
-            log["entries"] = [e for e in old.get("entries", []) if e["step"] <= step]
-            log["eval"] = [e for e in old.get("eval", []) if e.get("step", 0) <= step]
-    net = torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[local_rank] if device.type == "cuda" else None) if distributed else model
+    net = proc.wrap(model)
 
     data_dir = args.data or default_data_dir()
     min_side = int(args.lr_size * args.max_scale + 0.5) + 1
@@ -160,14 +126,14 @@ def train(args: argparse.Namespace) -> dict:
                              scale_range=(1.0, args.max_scale), seed=args.seed, rank=rank)
 
     def checkpoint() -> None:
-        if main_proc:
-            atomic_save({"model": _unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
+        if proc.main:
+            atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "step": step, "elapsed_s": elapsed,
-                         "log_lambda": log_lambda, "args": _jsonable(vars(args))}, ckpt_path)
+                         "log_lambda": log_lambda, "args": jsonable(vars(args))}, ckpt_path)
             atomic_write_json(log, log_path)
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
-    bar = tqdm(total=args.steps, initial=step, disable=not main_proc or args.no_progress, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
     sums = torch.zeros(4, dtype=torch.float64)  # loss, reconstruction L1, LR L1, LR PSNR
     n_sum, t_mark, samples_mark = 0, time.perf_counter(), 0
     eval_ok = True
@@ -191,10 +157,7 @@ def train(args: argparse.Namespace) -> dict:
         with torch.no_grad():
             batch_psnr = -10.0 * math.log10(max(float(F.mse_loss(lr_img, bic)), 1e-12))
         if args.lr_psnr_target:
-            p = torch.tensor([batch_psnr], dtype=torch.float64)
-            if distributed:
-                dist.all_reduce(p)
-                p /= world
+            p = mean_over_ranks(torch.tensor([batch_psnr], dtype=torch.float64), proc)
             log_lambda = min(max(log_lambda + args.lambda_rate * (args.lr_psnr_target - float(p)),
                                  LOG_LAMBDA_RANGE[0]), LOG_LAMBDA_RANGE[1])
         sums += torch.tensor([loss.item(), rec_loss.item(), lr_loss.item(), batch_psnr], dtype=torch.float64)
@@ -204,10 +167,7 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == args.steps:
             now = time.perf_counter()
             dt = now - t_mark
-            mean = sums / n_sum
-            if distributed:
-                dist.all_reduce(mean)
-                mean /= world
+            mean = mean_over_ranks(sums / n_sum, proc)
             elapsed += dt
             entry = {"step": step, "loss": round(float(mean[0]), 6), "rec_l1": round(float(mean[1]), 6),
                      "lr_l1": round(float(mean[2]), 6), "lr_psnr": round(float(mean[3]), 3),
@@ -219,19 +179,17 @@ def train(args: argparse.Namespace) -> dict:
                             samples_s=f"{entry['samples_per_s']:.1f}")
             sums.zero_()
             n_sum, samples_mark, t_mark = 0, 0, now
-            if main_proc:
+            if proc.main:
                 atomic_write_json(log, log_path)
-        if args.eval_every and step % args.eval_every == 0 and main_proc and eval_ok:
+        if args.eval_every and step % args.eval_every == 0 and proc.main and eval_ok:
             t_eval = time.perf_counter()
-            eval_ok = _evaluate_step(_unwrap(net), step, log, log_path, device)
+            eval_ok = _evaluate_step(unwrap(net), step, log, log_path, device)
             t_mark += time.perf_counter() - t_eval  # throughput and elapsed_s count training only
         if step % args.ckpt_every == 0 or step == args.steps:
             checkpoint()
-            if distributed:
-                dist.barrier()
+            proc.barrier()
     bar.close()
-    if distributed:
-        dist.destroy_process_group()
+    proc.finish()
     return log
 
 

@@ -26,7 +26,7 @@ ModelSpec = Union[str, os.PathLike, RescaleModel]
 
 def save_weights(model: RescaleModel, path: Union[str, os.PathLike]) -> None:
     """Writes `model` as a weights-only file (config + float state_dict), atomically."""
-    from inr.sr.train import atomic_save
+    from inr._training import atomic_save
 
     if not isinstance(model, RescaleModel):
         raise ValueError(f"save_weights needs a RescaleModel, got {type(model).__name__}")

@@ -13,37 +13,23 @@ scale of a step is shared.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from inr._training import (atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+                           mean_over_ranks, restore_training, unwrap)
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
 
-__all__ = ["main", "train", "atomic_save", "atomic_write_json"]
+__all__ = ["main", "train"]
 
 CKPT_NAME, LOG_NAME = "checkpoint.pt", "train_log.json"
-
-
-def atomic_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp file in the same folder, then rename over `path`."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -74,57 +60,26 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _unwrap(model: torch.nn.Module) -> SRModel:
-    return model.module if hasattr(model, "module") else model
-
-
 def train(args: argparse.Namespace) -> dict:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    dev_name = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if dev_name == "cuda":
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    else:
-        device = torch.device("cpu")
-        torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
-    distributed = world > 1
-    if distributed:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    main_proc = rank == 0
+    proc = init_process(args.device, args.threads)
+    device = proc.device
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / CKPT_NAME, out / LOG_NAME
 
-    ckpt = None
-    if args.resume:
-        if not ckpt_path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        cfg = ckpt["config"]
-    else:
-        cfg = {"size": args.model, "head": args.head}
+    ckpt = load_checkpoint(ckpt_path) if args.resume else None
+    cfg = ckpt["config"] if ckpt is not None else {"size": args.model, "head": args.head}
     torch.manual_seed(args.seed)
     model = make_model(cfg["size"], cfg["head"]).to(device)
     lr0 = args.lr if args.lr is not None else (1e-4 if cfg["size"] == "large" else 2e-4)
     opt = torch.optim.Adam(model.parameters(), lr=lr0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
     step, elapsed = 0, 0.0
-    log = {"config": {**cfg, "args": _jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
+    log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": proc.world}, "entries": [], "eval": []}
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])  # keeps the original step_size and gamma
-        if args.decay_every:
-            sched.step_size = args.decay_every
-        step, elapsed = ckpt["step"], ckpt.get("elapsed_s", 0.0)
-        if log_path.exists():
-            old = json.loads(log_path.read_text())
-            log["entries"] = [e for e in old.get("entries", []) if e["step"] <= step]
-            log["eval"] = [e for e in old.get("eval", []) if e.get("step", 0) <= step]
-    net = torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[local_rank] if device.type == "cuda" else None) if distributed else model
+        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path)
+    net = proc.wrap(model)
+    rank, world = proc.rank, proc.world
 
     data_dir = args.data or default_data_dir()
     sampler_kw = dict(batch_size=args.batch_size, lr_size=args.lr_size, scale_range=(1.0, args.max_scale),
@@ -133,14 +88,14 @@ def train(args: argparse.Namespace) -> dict:
     sampler = CropSampler(load_images(data_dir, min_size=min_side, max_images=args.max_images), **sampler_kw)
 
     def checkpoint() -> None:
-        if main_proc:
-            atomic_save({"model": _unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
+        if proc.main:
+            atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "step": step, "elapsed_s": elapsed,
-                         "args": _jsonable(vars(args))}, ckpt_path)
+                         "args": jsonable(vars(args))}, ckpt_path)
             atomic_write_json(log, log_path)
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
-    bar = tqdm(total=args.steps, initial=step, disable=not main_proc or args.no_progress, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
     loss_sum, n_loss, t_mark, samples_mark = 0.0, 0, time.perf_counter(), 0
     eval_ok = True
     net.train()
@@ -165,29 +120,24 @@ def train(args: argparse.Namespace) -> dict:
         if step % args.log_every == 0 or step == args.steps:
             now = time.perf_counter()
             dt = now - t_mark
-            mean = torch.tensor([loss_sum / n_loss], dtype=torch.float64)
-            if distributed:
-                dist.all_reduce(mean)
-                mean /= world
+            mean = mean_over_ranks(torch.tensor([loss_sum / n_loss], dtype=torch.float64), proc)
             elapsed += dt
             entry = {"step": step, "loss": round(float(mean), 6), "lr": opt.param_groups[0]["lr"],
                      "samples_per_s": round(samples_mark / dt, 2), "elapsed_s": round(elapsed, 2)}
             log["entries"].append(entry)
             bar.set_postfix(loss=f"{entry['loss']:.4f}", samples_s=f"{entry['samples_per_s']:.1f}")
             loss_sum, n_loss, samples_mark, t_mark = 0.0, 0, 0, now
-            if main_proc:
+            if proc.main:
                 atomic_write_json(log, log_path)
-        if args.eval_every and step % args.eval_every == 0 and main_proc and eval_ok:
+        if args.eval_every and step % args.eval_every == 0 and proc.main and eval_ok:
             t_eval = time.perf_counter()
-            eval_ok = _evaluate_step(_unwrap(net), step, log, log_path, device)
+            eval_ok = _evaluate_step(unwrap(net), step, log, log_path, device)
             t_mark += time.perf_counter() - t_eval  # throughput and elapsed_s count training only
         if step % args.ckpt_every == 0 or step == args.steps:
             checkpoint()
-            if distributed:
-                dist.barrier()
+            proc.barrier()
     bar.close()
-    if distributed:
-        dist.destroy_process_group()
+    proc.finish()
     return log
 
 
@@ -203,10 +153,6 @@ def _evaluate_step(model: SRModel, step: int, log: dict, log_path: Path, device:
     log.setdefault("eval", []).append({"step": step, "set5_x4_psnr": round(res["psnr"], 4)})
     atomic_write_json(log, log_path)
     return True
-
-
-def _jsonable(d: dict) -> dict:
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
 
 
 def main(argv: Optional[list] = None) -> int:

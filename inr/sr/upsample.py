@@ -61,7 +61,7 @@ ModelSpec = Union[str, os.PathLike, SRModel]
 
 def save_weights(model: SRModel, path: Union[str, os.PathLike]) -> None:
     """Writes `model` as a small weights-only file (config + float state_dict), atomically."""
-    from inr.sr.train import atomic_save
+    from inr._training import atomic_save
 
     if not isinstance(model, SRModel) or not model.config:
         raise ValueError("save_weights needs an SRModel built by make_model (it records the config)")

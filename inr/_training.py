@@ -1,0 +1,123 @@
+"""Plumbing shared by the training scripts (`inr.sr.train`, `inr.rescale.train`): process and
+device set-up for plain and `torchrun` runs, atomic checkpoint and log writes, resuming."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Tuple
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["Process", "init_process", "atomic_save", "atomic_write_json", "jsonable", "load_checkpoint",
+           "restore_training", "mean_over_ranks", "unwrap"]
+
+
+@dataclass(frozen=True)
+class Process:
+    """Where this process trains: its device and its place among `torchrun` processes."""
+
+    device: torch.device
+    world: int
+    rank: int
+    local_rank: int
+
+    @property
+    def distributed(self) -> bool:
+        return self.world > 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model, wrapped in DistributedDataParallel under torchrun."""
+        if not self.distributed:
+            return model
+        ids = [self.local_rank] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def finish(self) -> None:
+        if self.distributed:
+            dist.destroy_process_group()
+
+
+def init_process(device_name: Optional[str], threads: Optional[int]) -> Process:
+    """Reads torchrun's environment, picks the device (cuda if available unless told),
+    sets CPU threads (default: the cores shared among the processes) and joins the process
+    group (NCCL on GPU, gloo on CPU) when there are several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    name = device_name or ("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+        torch.set_num_threads(threads or max(1, (os.cpu_count() or 1) // world))
+    if world > 1:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Process(device, world, rank, local_rank)
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp file in the same folder, then rename over `path`."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def atomic_write_json(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def jsonable(d: dict) -> dict:
+    """Command-line arguments as JSON values (paths as strings)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+
+def load_checkpoint(path: Path) -> dict:
+    """The checkpoint to resume from (FileNotFoundError with the flag's name if absent)."""
+    if not path.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {path}")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def restore_training(ckpt: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                     scheduler: torch.optim.lr_scheduler.StepLR, decay_every: Optional[int],
+                     log: dict, log_path: Path) -> Tuple[int, float]:
+    """Loads model, optimiser and scheduler state (`decay_every` replaces the decay period
+    when given), keeps the log entries up to the checkpoint's step; returns (step, elapsed s)."""
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    scheduler.load_state_dict(ckpt["scheduler"])  # keeps the original step_size and gamma
+    if decay_every:
+        scheduler.step_size = decay_every
+    step, elapsed = ckpt["step"], ckpt.get("elapsed_s", 0.0)
+    if log_path.exists():
+        old = json.loads(log_path.read_text())
+        log["entries"] = [e for e in old.get("entries", []) if e["step"] <= step]
+        log["eval"] = [e for e in old.get("eval", []) if e.get("step", 0) <= step]
+    return step, elapsed
+
+
+def mean_over_ranks(values: torch.Tensor, process: Process) -> torch.Tensor:
+    """The mean of a CPU tensor over the torchrun processes (itself when alone)."""
+    if process.distributed:
+        dist.all_reduce(values)
+        values /= process.world
+    return values
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return model.module if hasattr(model, "module") else model
