@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import time
@@ -44,9 +43,8 @@ from PIL import Image, features
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bdrate import bd_psnr, bd_rate, psnr_at  # noqa: E402
 from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
 
-KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"  # ../shared beside the repo
-N_KODAK = 24
 CODECS = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl", "inr")
 POINTS = RESULTS_DIR / "codec_kodak_points.json"
 INR_PRESET = "fast"
@@ -62,10 +60,6 @@ ANCHORS = {
 KEY_ANCHORS = ("BPG-444", "Cool-chic 5")   # BD-rate rows in the JSON (all anchors are in the table)
 WEBP_BD_TARGET = 0.0      # % : inr needs fewer bits than WebP
 DECODE_TARGET_S = 1.0     # mean inr decode per Kodak image
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ---- codecs ---------------------------------------------------------------------------------
@@ -126,9 +120,6 @@ def codecs(inr_qualities: Sequence[float], notes: List[str]) -> Dict[str, Codec]
 
 # ---- measurement ----------------------------------------------------------------------------
 
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
 
 def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
@@ -154,13 +145,6 @@ def measure(codec: Codec, img: np.ndarray, setting: float) -> Dict[str, float]:
 
 def key(codec: str, image: str, setting: float) -> str:
     return f"{codec}/{image}/{setting:g}"
-
-
-def save_points(points: Dict[str, Dict[str, float]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(points, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
 
 
 def run_codec(codec: Codec, images: Dict[str, Path], points: Dict[str, Dict[str, float]], path: Path,
@@ -278,16 +262,6 @@ def plot(curves: Dict[str, List[Dict]], labels: Dict[str, str], title: str, path
 
 # ---- command line -------------------------------------------------------------------------
 
-def parse_images(spec: str) -> List[int]:
-    """'1-4,7' -> [1, 2, 3, 4, 7]."""
-    picked = set()
-    for part in spec.split(","):
-        lo, _, hi = part.strip().partition("-")
-        picked.update(range(int(lo), int(hi or lo) + 1))
-    if not picked or min(picked) < 1 or max(picked) > N_KODAK:
-        raise argparse.ArgumentTypeError(f"images must be in 1..{N_KODAK}: {spec!r}")
-    return sorted(picked)
-
 
 def parse_floats(spec: str) -> List[float]:
     return [float(x) for x in spec.split(",") if x.strip()]
@@ -321,7 +295,7 @@ def main(argv=None) -> int:
     if unknown:
         log(f"error: unknown codecs {sorted(unknown)}")
         return 2
-    points = json.loads(args.points.read_text()) if args.points.is_file() else {}
+    points = load_points(args.points)
     for name in selected:
         if name in available:
             log(f"{name}: settings {list(available[name].settings)}")

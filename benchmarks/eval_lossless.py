@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import time
@@ -59,9 +58,8 @@ from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
 
-KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"  # ../shared beside the repo
-N_KODAK = 24
 SETS = ("8bit", "16bit")
 CODECS = ("png", "webp", "jpegls", "jpeg2000", "jpegxl", "inr")
 POINTS = RESULTS_DIR / "lossless_points.json"
@@ -73,10 +71,6 @@ JPEGXL_EFFORT = 7
 PUBLISHED = {"png": 13.40, "jpeg2000": 9.58, "webp": 9.50, "jpegxl": 8.71}
 ENCODE_TARGET_S = 180.0   # inr encode per image (the largest)
 DECODE_TARGET_S = 10.0    # inr decode per image (the largest)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # ---- codecs ---------------------------------------------------------------------------------
@@ -168,9 +162,6 @@ def codecs(inr_preset: str, notes: List[str]) -> Dict[str, Codec]:
 
 # ---- pictures -------------------------------------------------------------------------------
 
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
 
 def gaussian_blur(img: np.ndarray, sigma: float = BLUR_SIGMA, radius: int = BLUR_RADIUS) -> np.ndarray:
     """Separable Gaussian blur of an HxWxC picture in float64, edges mirrored ("symmetric")."""
@@ -218,13 +209,6 @@ def measure(codec: Codec, img: np.ndarray) -> Dict[str, Any]:
         if out.shape == img.shape:
             point["max_abs_error"] = int(np.max(np.abs(out.astype(np.int64) - img.astype(np.int64))))
     return point
-
-
-def save_points(points: Dict[str, Dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(points, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
 
 
 def run_codec(codec: Codec, set_name: str, images: Dict[str, Path], points: Dict[str, Dict[str, Any]],
@@ -354,16 +338,6 @@ def per_image_table(set_name: str, measured: Dict[str, Dict[str, Dict[str, Any]]
 
 # ---- command line -------------------------------------------------------------------------
 
-def parse_images(spec: str) -> List[int]:
-    """'1-4,7' -> [1, 2, 3, 4, 7]."""
-    picked = set()
-    for part in spec.split(","):
-        lo, _, hi = part.strip().partition("-")
-        picked.update(range(int(lo), int(hi or lo) + 1))
-    if not picked or min(picked) < 1 or max(picked) > N_KODAK:
-        raise argparse.ArgumentTypeError(f"images must be in 1..{N_KODAK}: {spec!r}")
-    return sorted(picked)
-
 
 def parse_list(spec: str, allowed: Sequence[str], what: str) -> List[str]:
     picked = [x.strip() for x in spec.split(",") if x.strip()]
@@ -400,7 +374,7 @@ def main(argv=None) -> int:
     if busy:
         notes.append(busy)
     available = codecs(args.inr_preset, notes)
-    points = json.loads(args.points.read_text()) if args.points.is_file() else {}
+    points = load_points(args.points)
     for set_name in args.sets:
         for name in args.codecs:
             codec = available.get(name)
