@@ -43,6 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inr._image import from_tensor, to_tensor
+from inr._weights import cached, read_model_file, save_weights_file
 from inr.sr.cuf import CUFHead, _filter_sum_conv, _filter_sum_gather, use_phase_conv
 from inr.sr.grid import axis_coords, nearest_phase
 from inr.sr.models import SRModel, make_model, out_size_for
@@ -52,7 +53,6 @@ __all__ = ["upsample", "load", "save_weights", "resolve_model", "DEFAULT_WEIGHTS
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
 WEIGHTS_FORMAT = "inr.sr.weights"
 TILE_OUT_PIXELS = 1 << 21  # automatic tiles hold about this many output pixels
-_CACHE: dict = {}
 
 ModelSpec = Union[str, os.PathLike, SRModel]
 
@@ -61,32 +61,15 @@ ModelSpec = Union[str, os.PathLike, SRModel]
 
 def save_weights(model: SRModel, path: Union[str, os.PathLike]) -> None:
     """Writes `model` as a small weights-only file (config + float state_dict), atomically."""
-    from inr._training import atomic_save
-
     if not isinstance(model, SRModel) or not model.config:
         raise ValueError("save_weights needs an SRModel built by make_model (it records the config)")
-    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    atomic_save({"format": WEIGHTS_FORMAT, "version": 1, "config": dict(model.config), "state_dict": state},
-                Path(path))
+    save_weights_file(model, model.config, WEIGHTS_FORMAT, path)
 
 
 def load(path: Union[str, os.PathLike]) -> SRModel:
     """An SRModel (eval mode, CPU) from a training checkpoint or a `save_weights` file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such model file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # pickle / zip errors come in many types
-        raise ValueError(f"{path}: not an inr SR model file ({error})") from None
-    if isinstance(data, dict) and data.get("format") == WEIGHTS_FORMAT:
-        config, state = data["config"], data["state_dict"]
-    elif isinstance(data, dict) and "model" in data and "config" in data:
-        config, state = data["config"], data["model"]
-    else:
-        raise ValueError(f"{path}: not an inr SR checkpoint or weights file")
+    config, state = read_model_file(path, WEIGHTS_FORMAT, "SR")
     model = make_model(config.get("size", "small"), config.get("head", "cuf"))
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
     model.load_state_dict(state)
     return model.eval()
 
@@ -108,13 +91,7 @@ def resolve_model(model: ModelSpec = "default") -> SRModel:
         path = Path(model)
     else:
         raise TypeError(f"model must be 'default', a path or an SRModel, got {type(model).__name__}")
-    key = str(path.resolve())
-    stamp = path.stat().st_mtime_ns if path.is_file() else None
-    if key in _CACHE and _CACHE[key][0] == stamp:
-        return _CACHE[key][1]
-    loaded = load(path)
-    _CACHE[key] = (stamp, loaded)
-    return loaded
+    return cached(path, load)
 
 
 # --- public entry ---------------------------------------------------------------------
