@@ -1,18 +1,20 @@
 """Plumbing shared by the training scripts (`inr.sr.train`, `inr.rescale.train`): process and
-device set-up for plain and `torchrun` runs, atomic checkpoint and log writes, resuming."""
+device set-up for plain and `torchrun` runs, atomic checkpoint and log writes, resuming, and
+the per-step logging / evaluation / checkpoint cadence."""
 from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
 
 __all__ = ["Process", "init_process", "atomic_save", "atomic_write_json", "jsonable", "load_checkpoint",
-           "restore_training", "mean_over_ranks", "unwrap"]
+           "restore_training", "mean_over_ranks", "unwrap", "StepLog"]
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,49 @@ def mean_over_ranks(values: torch.Tensor, process: Process) -> torch.Tensor:
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:
     """The model inside a DistributedDataParallel wrapper (or the model itself)."""
     return model.module if hasattr(model, "module") else model
+
+
+class StepLog:
+    """Bookkeeping after each optimiser step: running means of the step's metrics (averaged
+    over the torchrun processes), throughput and training time (evaluations excluded), a log
+    entry every `log_every` steps, an evaluation every `eval_every` steps on rank 0 (stopped
+    for good once `evaluate(step)` returns False) and a checkpoint every `ckpt_every` steps."""
+
+    def __init__(self, args: Any, process: Process, log: dict, log_path: Path, elapsed: float, bar: Any,
+                 evaluate: Callable[[int], bool], checkpoint: Callable[[], None]) -> None:
+        self.args, self.process, self.log, self.log_path, self.bar = args, process, log, log_path, bar
+        self.elapsed = elapsed
+        self._evaluate, self._checkpoint, self._eval_ok = evaluate, checkpoint, True
+        self._sums: Dict[str, float] = {}
+        self._count, self._samples, self._mark = 0, 0, time.perf_counter()
+
+    def after_step(self, step: int, metrics: Dict[str, float], extra: Callable[[], Dict[str, Any]],
+                   postfix: Sequence[str] = ("loss",)) -> None:
+        """Records `metrics` of step `step`; log entries also hold `extra()` (e.g. learning rates)."""
+        args, process = self.args, self.process
+        for name, value in metrics.items():
+            self._sums[name] = self._sums.get(name, 0.0) + float(value)
+        self._count += 1
+        self._samples += args.batch_size * process.world
+        self.bar.update(1)
+        if step % args.log_every == 0 or step == args.steps:
+            now = time.perf_counter()
+            seconds = now - self._mark
+            names = list(self._sums)
+            means = mean_over_ranks(torch.tensor([self._sums[n] / self._count for n in names], dtype=torch.float64),
+                                    process)
+            self.elapsed += seconds
+            entry = {"step": step, **{n: round(float(m), 6) for n, m in zip(names, means)}, **extra(),
+                     "samples_per_s": round(self._samples / seconds, 2), "elapsed_s": round(self.elapsed, 2)}
+            self.log["entries"].append(entry)
+            self.bar.set_postfix({n: f"{entry[n]:.4f}" for n in postfix} | {"samples_s": f"{entry['samples_per_s']:.1f}"})
+            self._sums, self._count, self._samples, self._mark = {}, 0, 0, now
+            if process.main:
+                atomic_write_json(self.log, self.log_path)
+        if args.eval_every and step % args.eval_every == 0 and process.main and self._eval_ok:
+            started = time.perf_counter()
+            self._eval_ok = self._evaluate(step)
+            self._mark += time.perf_counter() - started  # throughput and elapsed_s count training only
+        if step % args.ckpt_every == 0 or step == args.steps:
+            self._checkpoint()
+            process.barrier()

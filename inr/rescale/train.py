@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -36,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inr._training import (atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+from inr._training import (StepLog, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
                            mean_over_ranks, restore_training, unwrap)
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
@@ -128,15 +127,18 @@ def train(args: argparse.Namespace) -> dict:
     def checkpoint() -> None:
         if proc.main:
             atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "step": step, "elapsed_s": elapsed,
+                         "scheduler": sched.state_dict(), "step": step, "elapsed_s": steps.elapsed,
                          "log_lambda": log_lambda, "args": jsonable(vars(args))}, ckpt_path)
             atomic_write_json(log, log_path)
 
+    def extra() -> dict:
+        return {"lambda": round(math.exp(log_lambda), 6), "lr": opt.param_groups[0]["lr"],
+                "lr_up": opt.param_groups[1]["lr"]}
+
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
-    sums = torch.zeros(4, dtype=torch.float64)  # loss, reconstruction L1, LR L1, LR PSNR
-    n_sum, t_mark, samples_mark = 0, time.perf_counter(), 0
-    eval_ok = True
+    steps = StepLog(args, proc, log, log_path, elapsed, bar,
+                    lambda at: _evaluate_step(unwrap(net), at, log, log_path, device), checkpoint)
     net.train()
     while step < args.steps:
         hr, lr_size, _ = sampler.hr_batch(step)
@@ -160,34 +162,8 @@ def train(args: argparse.Namespace) -> dict:
             p = mean_over_ranks(torch.tensor([batch_psnr], dtype=torch.float64), proc)
             log_lambda = min(max(log_lambda + args.lambda_rate * (args.lr_psnr_target - float(p)),
                                  LOG_LAMBDA_RANGE[0]), LOG_LAMBDA_RANGE[1])
-        sums += torch.tensor([loss.item(), rec_loss.item(), lr_loss.item(), batch_psnr], dtype=torch.float64)
-        n_sum += 1
-        samples_mark += args.batch_size * world
-        bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
-            now = time.perf_counter()
-            dt = now - t_mark
-            mean = mean_over_ranks(sums / n_sum, proc)
-            elapsed += dt
-            entry = {"step": step, "loss": round(float(mean[0]), 6), "rec_l1": round(float(mean[1]), 6),
-                     "lr_l1": round(float(mean[2]), 6), "lr_psnr": round(float(mean[3]), 3),
-                     "lambda": round(math.exp(log_lambda), 6), "lr": opt.param_groups[0]["lr"],
-                     "lr_up": opt.param_groups[1]["lr"],
-                     "samples_per_s": round(samples_mark / dt, 2), "elapsed_s": round(elapsed, 2)}
-            log["entries"].append(entry)
-            bar.set_postfix(loss=f"{entry['loss']:.4f}", lr_psnr=f"{entry['lr_psnr']:.1f}",
-                            samples_s=f"{entry['samples_per_s']:.1f}")
-            sums.zero_()
-            n_sum, samples_mark, t_mark = 0, 0, now
-            if proc.main:
-                atomic_write_json(log, log_path)
-        if args.eval_every and step % args.eval_every == 0 and proc.main and eval_ok:
-            t_eval = time.perf_counter()
-            eval_ok = _evaluate_step(unwrap(net), step, log, log_path, device)
-            t_mark += time.perf_counter() - t_eval  # throughput and elapsed_s count training only
-        if step % args.ckpt_every == 0 or step == args.steps:
-            checkpoint()
-            proc.barrier()
+        steps.after_step(step, {"loss": loss.item(), "rec_l1": rec_loss.item(), "lr_l1": lr_loss.item(),
+                                "lr_psnr": batch_psnr}, extra, postfix=("loss", "lr_psnr"))
     bar.close()
     proc.finish()
     return log

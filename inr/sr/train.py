@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -22,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inr._training import (atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
-                           mean_over_ranks, restore_training, unwrap)
+from inr._training import (StepLog, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+                           restore_training, unwrap)
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
 
@@ -79,7 +78,7 @@ def train(args: argparse.Namespace) -> dict:
     if ckpt is not None:
         step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path)
     net = proc.wrap(model)
-    rank, world = proc.rank, proc.world
+    rank = proc.rank
 
     data_dir = args.data or default_data_dir()
     sampler_kw = dict(batch_size=args.batch_size, lr_size=args.lr_size, scale_range=(1.0, args.max_scale),
@@ -90,14 +89,14 @@ def train(args: argparse.Namespace) -> dict:
     def checkpoint() -> None:
         if proc.main:
             atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
-                         "scheduler": sched.state_dict(), "step": step, "elapsed_s": elapsed,
+                         "scheduler": sched.state_dict(), "step": step, "elapsed_s": steps.elapsed,
                          "args": jsonable(vars(args))}, ckpt_path)
             atomic_write_json(log, log_path)
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
-    loss_sum, n_loss, t_mark, samples_mark = 0.0, 0, time.perf_counter(), 0
-    eval_ok = True
+    steps = StepLog(args, proc, log, log_path, elapsed, bar,
+                    lambda at: _evaluate_step(unwrap(net), at, log, log_path, device), checkpoint)
     net.train()
     while step < args.steps:
         lr_img, hr = sampler.batch(step)
@@ -113,29 +112,7 @@ def train(args: argparse.Namespace) -> dict:
         opt.step()
         sched.step()
         step += 1
-        loss_sum += loss.item()
-        n_loss += 1
-        samples_mark += args.batch_size * world
-        bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
-            now = time.perf_counter()
-            dt = now - t_mark
-            mean = mean_over_ranks(torch.tensor([loss_sum / n_loss], dtype=torch.float64), proc)
-            elapsed += dt
-            entry = {"step": step, "loss": round(float(mean), 6), "lr": opt.param_groups[0]["lr"],
-                     "samples_per_s": round(samples_mark / dt, 2), "elapsed_s": round(elapsed, 2)}
-            log["entries"].append(entry)
-            bar.set_postfix(loss=f"{entry['loss']:.4f}", samples_s=f"{entry['samples_per_s']:.1f}")
-            loss_sum, n_loss, samples_mark, t_mark = 0.0, 0, 0, now
-            if proc.main:
-                atomic_write_json(log, log_path)
-        if args.eval_every and step % args.eval_every == 0 and proc.main and eval_ok:
-            t_eval = time.perf_counter()
-            eval_ok = _evaluate_step(unwrap(net), step, log, log_path, device)
-            t_mark += time.perf_counter() - t_eval  # throughput and elapsed_s count training only
-        if step % args.ckpt_every == 0 or step == args.steps:
-            checkpoint()
-            proc.barrier()
+        steps.after_step(step, {"loss": loss.item()}, lambda: {"lr": opt.param_groups[0]["lr"]})
     bar.close()
     proc.finish()
     return log
