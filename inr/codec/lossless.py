@@ -39,7 +39,7 @@ _FEATURE_SCALE = 16.0          # features and outputs are in 1/16 of an 8-bit le
 _LOG2_SCALE_FLOOR = -2.0       # the lowest scale bucket
 _CONFIG = struct.Struct("<BBB")
 _MAX_VARINT_BYTES = 5
-# An adaptive table (72 tokens, totals <= 2^16) gives its likeliest token at most
+# An adaptive table (68 tokens, each count >= 1, totals <= 2^16) gives its likeliest token at most
 # 1 - 67/2^16, so every sample costs at least this many bits: bounds the decoder's work.
 _MIN_SYMBOL_BITS = -math.log2(1.0 - 67 / (1 << 16))
 
