@@ -31,7 +31,7 @@ import statistics
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import torch
 
@@ -126,6 +126,13 @@ def busy_machine_note(machine: Dict[str, Any]) -> Optional[str]:
         return (f"machine busy: 1-min load average {load[0]} on {cores} cores at the start; "
                 "timings are unreliable (rerun on an idle machine)")
     return None
+
+
+def machine_and_notes() -> Tuple[Dict[str, Any], List[str]]:
+    """machine_info() and a list of notes for the results, starting with the busy-machine
+    warning when other work is running."""
+    machine = machine_info()
+    return machine, [note for note in [busy_machine_note(machine)] if note]
 
 
 def peak_rss_mb() -> float:

@@ -42,7 +42,7 @@ from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bdrate import bd_psnr, bd_rate, psnr_at  # noqa: E402
-from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
 from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
 
 CODECS = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl", "inr")
@@ -285,10 +285,7 @@ def main(argv=None) -> int:
     if missing:
         log(f"error: missing Kodak images: {missing}")
         return 2
-    machine, notes = machine_info(), []
-    busy = busy_machine_note(machine)
-    if busy:
-        notes.append(busy)
+    machine, notes = machine_and_notes()
     available = codecs(args.inr_qualities, notes)
     selected = [c.strip() for c in args.codecs.split(",") if c.strip()]
     unknown = set(selected) - set(CODECS)

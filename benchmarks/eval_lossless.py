@@ -57,7 +57,7 @@ import numpy as np
 from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
 from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
 
 SETS = ("8bit", "16bit")
@@ -369,10 +369,7 @@ def main(argv=None) -> int:
     if missing:
         log(f"error: missing Kodak images: {missing}")
         return 2
-    machine, notes = machine_info(), []
-    busy = busy_machine_note(machine)
-    if busy:
-        notes.append(busy)
+    machine, notes = machine_and_notes()
     available = codecs(args.inr_preset, notes)
     points = load_points(args.points)
     for set_name in args.sets:

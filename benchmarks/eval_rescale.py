@@ -33,7 +33,7 @@ from typing import Any, Dict, List
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, busy_machine_note, machine_info, report, result  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
 
 import inr  # noqa: E402
 from inr.rescale import load  # noqa: E402
@@ -134,11 +134,7 @@ def main(argv=None) -> int:
         log(f"error: no SR data at {DATA}")
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    machine = machine_info()
-    notes = []
-    busy = busy_machine_note(machine)
-    if busy:
-        notes.append(busy)
+    machine, notes = machine_and_notes()
     model = load(path).to(device)
     sr_model = resolve_sr(args.sr_model).to(device)
     scales = [int(s) if float(s).is_integer() else s for s in args.scales]

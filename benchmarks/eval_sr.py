@@ -32,7 +32,7 @@ from typing import Any, Dict, List
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, busy_machine_note, machine_info, report, result, time_fn  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, report, result, time_fn  # noqa: E402
 
 import inr  # noqa: E402
 from inr.sr import load, make_model  # noqa: E402
@@ -138,11 +138,7 @@ def main(argv=None) -> int:
         log(f"error: no SR data at {DATA}")
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    machine = machine_info()
-    notes = []
-    busy = busy_machine_note(machine)
-    if busy:
-        notes.append(busy)
+    machine, notes = machine_and_notes()
     model = load(path)
     datasets, scales = (("Set5",), (4,)) if args.quick else (DATASETS, SCALES)
     size = args.speed_size or (64 if args.quick and device == "cpu" else 256)
