@@ -3,6 +3,7 @@ device set-up for plain and `torchrun` runs, atomic checkpoint and log writes, r
 the per-step logging / evaluation / checkpoint cadence."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -14,7 +15,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["Process", "init_process", "atomic_save", "atomic_write_json", "jsonable", "load_checkpoint",
-           "restore_training", "mean_over_ranks", "unwrap", "StepLog"]
+           "restore_training", "mean_over_ranks", "unwrap", "StepLog", "add_data_arguments", "add_run_arguments"]
 
 
 @dataclass(frozen=True)
@@ -169,3 +170,31 @@ class StepLog:
         if step % args.ckpt_every == 0 or step == args.steps:
             self._checkpoint()
             process.barrier()
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """Resume and crop-sampling options shared by the training scripts."""
+    p = parser
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    p.add_argument("--data", type=Path, default=None, help="folder of HR training images (default: BSDS500)")
+    p.add_argument("--max-images", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=16, help="per process")
+    p.add_argument("--lr-size", type=int, default=48, help="LR crop side")
+    p.add_argument("--sample-q", type=int, default=None, help="HR pixels sampled per crop for the "
+                   "reconstruction loss (default lr-size^2, as LIIF; 0 = the whole crop)")
+    p.add_argument("--max-scale", type=float, default=4.0, help="scales drawn from U(1, max-scale)")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Schedule, cadence and device options shared by the training scripts."""
+    p = parser
+    p.add_argument("--decay-every", type=int, default=None, help="halve the learning rate(s) every N steps "
+                   "(default steps // 4; with --resume it replaces the checkpoint's period)")
+    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=500, help="Set5 x4 evaluation every N steps on rank 0 "
+                   "(0 disables; skipped with a note when the data is absent)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
+    p.add_argument("--no-progress", action="store_true")

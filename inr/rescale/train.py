@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inr._training import (StepLog, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
                            mean_over_ranks, restore_training, unwrap)
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
@@ -57,14 +57,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--up", default="small", choices=["tiny", "small", "large"], help="upscaler encoder size")
     p.add_argument("--up-init", default="auto", help="upscaler start: 'auto' (the shipped SR weights when "
                    "--up small, else random), 'default', 'none' (random) or an SR checkpoint/weights path")
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--data", type=Path, default=None, help="folder of HR training images (default: BSDS500)")
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=16, help="per process")
-    p.add_argument("--lr-size", type=int, default=48, help="LR crop side")
-    p.add_argument("--sample-q", type=int, default=None, help="HR pixels sampled per crop for the "
-                   "reconstruction loss (default lr-size^2, as LIIF; 0 = the whole crop)")
-    p.add_argument("--max-scale", type=float, default=4.0, help="factors drawn from U(1, max-scale)")
+    add_data_arguments(p)
     p.add_argument("--aniso", type=float, default=0.25, help="share of steps with independent per-axis factors")
     p.add_argument("--lambda-lr", type=float, default=1.0, help="weight of L1(LR, bicubic LR): the start "
                    "value, or the fixed one with --lr-psnr-target 0 (default 1)")
@@ -73,16 +66,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--lambda-rate", type=float, default=0.01, help="dual-ascent rate of log lambda per dB")
     p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of the downscaler (default 2e-4)")
     p.add_argument("--lr-up", type=float, default=1e-4, help="Adam learning rate of the upscaler (default 1e-4)")
-    p.add_argument("--decay-every", type=int, default=None, help="halve the learning rates every N steps "
-                   "(default steps // 4; with --resume it replaces the checkpoint's period)")
-    p.add_argument("--ckpt-every", type=int, default=500)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--eval-every", type=int, default=500, help="Set5 x4 evaluation every N steps on rank 0 "
-                   "(0 disables; skipped with a note when the data is absent)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(p)
     p.add_argument("--export", type=Path, default=None, metavar="CHECKPOINT",
                    help="instead of training: write CHECKPOINT as a weights file (see --export-to)")
     p.add_argument("--export-to", type=Path, default=None, help=f"where --export writes (default {DEFAULT_WEIGHTS})")

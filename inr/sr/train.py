@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from inr._training import (StepLog, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
+from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
                            restore_training, unwrap)
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
@@ -37,25 +37,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--steps", type=int, default=100_000, help="total optimiser steps (default 100000)")
     p.add_argument("--model", default="small", choices=["tiny", "small", "large"], help="encoder size")
     p.add_argument("--head", default="cuf", choices=["cuf", "liif"])
-    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    p.add_argument("--data", type=Path, default=None, help="folder of HR training images (default: BSDS500)")
-    p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=16, help="per process")
-    p.add_argument("--lr-size", type=int, default=48, help="LR crop side")
-    p.add_argument("--sample-q", type=int, default=None, help="HR pixels sampled per crop for the loss "
-                   "(default lr-size^2, as LIIF; 0 = the whole crop)")
-    p.add_argument("--max-scale", type=float, default=4.0, help="scales drawn from U(1, max-scale)")
+    add_data_arguments(p)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large)")
-    p.add_argument("--decay-every", type=int, default=None, help="halve the learning rate every N steps "
-                   "(default steps // 4; with --resume it replaces the checkpoint's period)")
-    p.add_argument("--ckpt-every", type=int, default=500)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--eval-every", type=int, default=500, help="Set5 x4 Y-PSNR every N steps on rank 0 "
-                   "(0 disables; skipped with a note when the data is absent)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
-    p.add_argument("--no-progress", action="store_true")
+    add_run_arguments(p)
     return p.parse_args(argv)
 
 
