@@ -43,7 +43,7 @@ from PIL import Image, features
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bdrate import bd_psnr, bd_rate, psnr_at  # noqa: E402
 from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
-from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
+from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points, timed_round_trip  # noqa: E402
 
 CODECS = ("jpeg", "webp", "jpeg2000", "avif", "jpegxl", "inr")
 POINTS = RESULTS_DIR / "codec_kodak_points.json"
@@ -128,19 +128,12 @@ def psnr_rgb(a: np.ndarray, b: np.ndarray) -> float:
 
 def measure(codec: Codec, img: np.ndarray, setting: float) -> Dict[str, float]:
     """One RD point: bytes, bpp, RGB PSNR, encode and decode seconds."""
-    t0 = time.perf_counter()
-    data = bytes(codec.encode(img, setting))
-    encode_s = time.perf_counter() - t0
-    decode_times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        out = np.asarray(codec.decode(data))
-        decode_times.append(time.perf_counter() - t0)
+    data, out, encode_s, decode_s = timed_round_trip(lambda: codec.encode(img, setting), codec.decode)
     if out.shape != img.shape or out.dtype != np.uint8:
         raise RuntimeError(f"{codec.name} decoded {out.shape} {out.dtype}, expected {img.shape} uint8")
     h, w = img.shape[:2]
     return {"bytes": len(data), "bpp": len(data) * 8 / (h * w), "psnr": psnr_rgb(img, out),
-            "encode_s": encode_s, "decode_s": min(decode_times)}
+            "encode_s": encode_s, "decode_s": decode_s}
 
 
 def key(codec: str, image: str, setting: float) -> str:

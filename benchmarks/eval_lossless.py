@@ -58,7 +58,7 @@ from PIL import Image, features
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
-from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points  # noqa: E402
+from kodak import KODAK, N_KODAK, load_points, load_rgb, log, parse_images, save_points, timed_round_trip  # noqa: E402
 
 SETS = ("8bit", "16bit")
 CODECS = ("png", "webp", "jpegls", "jpeg2000", "jpegxl", "inr")
@@ -192,18 +192,11 @@ def load_picture(set_name: str, path: Path) -> np.ndarray:
 
 def measure(codec: Codec, img: np.ndarray) -> Dict[str, Any]:
     """One point: bytes, bpp, encode and decode seconds, exact roundtrip."""
-    t0 = time.perf_counter()
-    data = bytes(codec.encode(img))
-    encode_s = time.perf_counter() - t0
-    decode_times = []
-    for _ in range(2):
-        t0 = time.perf_counter()
-        out = np.asarray(codec.decode(data))
-        decode_times.append(time.perf_counter() - t0)
+    data, out, encode_s, decode_s = timed_round_trip(lambda: codec.encode(img), codec.decode)
     h, w = img.shape[:2]
     exact = out.shape == img.shape and out.dtype == img.dtype and bool(np.array_equal(out, img))
     point: Dict[str, Any] = {"bytes": len(data), "bpp": len(data) * 8 / (h * w), "encode_s": encode_s,
-                             "decode_s": min(decode_times), "exact": exact}
+                             "decode_s": decode_s, "exact": exact}
     if not exact:
         point["decoded"] = f"{out.shape} {out.dtype}"
         if out.shape == img.shape:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 from PIL import Image
@@ -45,3 +46,17 @@ def parse_images(spec: str) -> List[int]:
     if not picked or min(picked) < 1 or max(picked) > N_KODAK:
         raise argparse.ArgumentTypeError(f"images must be in 1..{N_KODAK}: {spec!r}")
     return sorted(picked)
+
+
+def timed_round_trip(encode: Callable[[], bytes], decode: Callable[[bytes], Any]) -> Tuple[bytes, np.ndarray, float, float]:
+    """(data, decoded array, encode seconds (one run), decode seconds (the faster of two
+    runs; the first may include one-time warm-up))."""
+    t0 = time.perf_counter()
+    data = bytes(encode())
+    encode_s = time.perf_counter() - t0
+    decode_times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        out = np.asarray(decode(data))
+        decode_times.append(time.perf_counter() - t0)
+    return data, out, encode_s, min(decode_times)
