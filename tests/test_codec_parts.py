@@ -9,7 +9,7 @@ import torch
 from inr.codec import FormatError
 from inr.codec.container import MAGIC, Header, pack, unpack
 from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_rows
-from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, dense_int, linear_int, upsample_int
+from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, dense_int, linear_int, mlp_int, upsample_int
 from inr.codec.latents import LatentModel, interpolate, pixel_taps
 from inr.codec.tables import build_tables, tables
 
@@ -105,6 +105,29 @@ def test_native_fixed_point_layer_equals_the_numpy_path(monkeypatch):
     monkeypatch.setattr(native, "cpu", None)
     np.testing.assert_array_equal(fast, dense_int(x.astype(np.float64), w, b, 12, relu=True))
     np.testing.assert_array_equal(dense_int(x, w, b, -2, relu=False)[:3], np.clip((x @ w.T + b)[:3] * 4, -2**34, 2**34))
+
+
+@pytest.mark.parametrize("n", [0, 1, 31, 32, 33, 1000])
+def test_native_fused_mlp_equals_layer_by_layer_numpy(monkeypatch, n):
+    """The fused kernel (blocks of rows, several layers in cache) against the numpy path one
+    layer at a time: odd widths, row counts around the block size, relu on and off, a
+    negative shift and values driven into the activation clamp."""
+    import inr._native as native
+
+    if native.cpu is None:
+        pytest.skip("native CPU backend not built")
+    rng = np.random.default_rng(6)
+    x = rng.integers(-2**24, 2**24, (n, 7))
+    layers = [(rng.integers(-2047, 2048, (19, 7)), rng.integers(-2**36, 2**36, 19), 8, True),
+              (rng.integers(-2047, 2048, (5, 19)), rng.integers(-2**30, 2**30, 5), -3, False),
+              (rng.integers(-2047, 2048, (3, 5)), rng.integers(-2**30, 2**30, 3), 20, True)]
+    fast = mlp_int(x, layers)
+    assert fast.shape == (n, 3)
+    monkeypatch.setattr(native, "cpu", None)
+    np.testing.assert_array_equal(fast, mlp_int(x.astype(np.float64), layers))
+    if n > 30:
+        hidden = mlp_int(x, layers[:2])
+        assert np.abs(hidden).max() == 2**34 and (hidden < 0).any()   # the clamp is exercised
 
 
 def test_latent_model_estimates_bits_and_renders():

@@ -1,4 +1,4 @@
-// nanobind binding of the codec's fixed-point dense layer: check shapes and ranges, call.
+// nanobind binding of the codec's fixed-point MLP: check shapes and ranges, call.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "fixed_linear.h"
+#include "fixed_mlp.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -14,32 +14,45 @@ using namespace nb::literals;
 namespace {
 
 template <typename... Ts>
-using i64_array = nb::ndarray<Ts..., nb::c_contig, nb::device::cpu>;
+using cpu_array = nb::ndarray<Ts..., nb::c_contig, nb::device::cpu>;
 
 void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument("_inr_cpu.fixed_linear: " + what);
+    if (!ok) throw std::invalid_argument("_inr_cpu.fixed_mlp: " + what);
 }
 
 }  // namespace
 
 void bind_fixed(nb::module_& m) {
     m.def(
-        "fixed_linear",
-        [](i64_array<const double, nb::ndim<2>> x, i64_array<const int64_t, nb::ndim<2>> weight,
-           i64_array<const int64_t, nb::ndim<1>> bias, i64_array<double, nb::ndim<2>> y, int shift, bool relu,
-           int64_t limit, int threads) {
-            require(weight.shape(1) == x.shape(1), "weight must be [out, in] with in = x.shape[1]");
-            require(bias.shape(0) == weight.shape(0), "bias must be [out]");
-            require(y.shape(0) == x.shape(0) && y.shape(1) == weight.shape(0), "y must be [n, out]");
-            require(shift > -32 && shift < 63 && limit >= 0, "shift or limit out of range");
-            inr::cpu::FixedLinearArgs a{x.data(), weight.data(), bias.data(), y.data(),
-                                        static_cast<int64_t>(x.shape(0)), static_cast<int64_t>(x.shape(1)),
-                                        static_cast<int64_t>(weight.shape(0)), shift, relu, limit,
-                                        threads < 1 ? 1 : threads};
+        "fixed_mlp",
+        [](cpu_array<const double, nb::ndim<2>> x, cpu_array<const int64_t, nb::ndim<1>> weight,
+           cpu_array<const int64_t, nb::ndim<1>> bias, cpu_array<const int64_t, nb::ndim<1>> sizes,
+           cpu_array<const int32_t, nb::ndim<1>> shift, cpu_array<const uint8_t, nb::ndim<1>> relu,
+           cpu_array<double, nb::ndim<2>> y, int64_t limit, int threads) {
+            const size_t n_layers = shift.shape(0);
+            require(n_layers >= 1 && n_layers <= 64, "1 to 64 layers");
+            require(sizes.shape(0) == n_layers + 1 && relu.shape(0) == n_layers,
+                    "sizes must have n_layers + 1 entries and relu n_layers");
+            int64_t n_weights = 0, n_biases = 0;
+            for (size_t k = 0; k <= n_layers; ++k) require(sizes(k) >= 1 && sizes(k) <= 4096, "widths 1..4096");
+            for (size_t k = 0; k < n_layers; ++k) {
+                n_weights += sizes(k) * sizes(k + 1);
+                n_biases += sizes(k + 1);
+                require(shift(k) > -32 && shift(k) < 63, "shift out of range");
+            }
+            require(static_cast<int64_t>(x.shape(1)) == sizes(0), "x must be [n, sizes[0]]");
+            require(static_cast<int64_t>(weight.shape(0)) == n_weights, "weight must hold every layer's [out, in]");
+            require(static_cast<int64_t>(bias.shape(0)) == n_biases, "bias must hold every layer's [out]");
+            require(y.shape(0) == x.shape(0) && static_cast<int64_t>(y.shape(1)) == sizes(n_layers),
+                    "y must be [n, sizes[-1]]");
+            require(limit >= 0, "limit must be >= 0");
+            inr::cpu::FixedMlpArgs a{x.data(), static_cast<int64_t>(x.shape(0)), static_cast<int>(n_layers),
+                                     sizes.data(), weight.data(), bias.data(), shift.data(), relu.data(), y.data(),
+                                     limit, threads < 1 ? 1 : threads};
             nb::gil_scoped_release release;
-            inr::cpu::fixed_linear(a);
+            inr::cpu::fixed_mlp(a);
         },
-        "x"_a, "weight"_a, "bias"_a, "y"_a.noconvert(), "shift"_a, "relu"_a, "limit"_a, "threads"_a,
-        "Exact integer dense layer y = clamp(relu(floor((x W^T + b) / 2^shift))) of the codec decoder "
-        "(x and y: integers held in float64).");
+        "x"_a, "weight"_a, "bias"_a, "sizes"_a, "shift"_a, "relu"_a, "y"_a.noconvert(), "limit"_a, "threads"_a,
+        "Exact integer MLP of the codec decoder: per layer y = clamp(relu?(floor((x W^T + b) / 2^shift))), "
+        "weights and biases of all layers concatenated (x and y: integers held in float64).");
 }

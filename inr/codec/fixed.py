@@ -7,12 +7,13 @@ exact). The float training model uses the same tap weights, so it predicts the d
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 import torch
 
-__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "dense_int", "linear_int", "quantize_weights"]
+__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "mlp_int", "dense_int", "linear_layer",
+           "linear_int", "quantize_weights"]
 
 FRAC = 12
 ONE = float(1 << FRAC)          # activations carry FRAC fractional bits
@@ -58,29 +59,51 @@ def upsample_int(grid: np.ndarray, rows: Tuple[np.ndarray, np.ndarray], cols: Tu
     return np.floor(full / float(1 << (2 * TAP_BITS - FRAC)))
 
 
-def dense_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, shift: int, relu: bool) -> np.ndarray:
-    """clamp(relu(floor((x W^T + b) / 2^shift))) on integers: x [N, I] (float64 or int64
-    holding integers), W [O, I] and b [O] int64 on the accumulator's scale. Runs the native
-    integer kernel when built (exact), else float64 BLAS (exact below 2**53); same result."""
+Layer = Tuple[np.ndarray, np.ndarray, int, bool]
+"""(weight [O, I] int64, bias [O] int64 on the accumulator's scale, shift, relu)."""
+
+
+def mlp_int(x: np.ndarray, layers: Sequence[Layer]) -> np.ndarray:
+    """A chain of clamp(relu?(floor((x W^T + b) / 2^shift))) layers on integers: x [N, I]
+    (float64 or int64 holding integers) -> [N, O_last] float64 integers. Runs the fused
+    native kernel when built (exact), else float64 BLAS layer by layer (exact below 2**53);
+    same result."""
     from inr._native import cpu
 
+    x = np.ascontiguousarray(x, dtype=np.float64)
     if cpu is not None:
-        out = np.empty((x.shape[0], weight.shape[0]), dtype=np.float64)
-        cpu.fixed_linear(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(weight, dtype=np.int64),
-                         np.ascontiguousarray(bias, dtype=np.int64), out, int(shift), bool(relu), int(_ACT_LIMIT),
-                         torch.get_num_threads())
+        out = np.empty((x.shape[0], layers[-1][0].shape[0]), dtype=np.float64)
+        cpu.fixed_mlp(x, np.concatenate([np.asarray(w, dtype=np.int64).ravel() for w, _, _, _ in layers]),
+                      np.concatenate([np.asarray(b, dtype=np.int64).ravel() for _, b, _, _ in layers]),
+                      np.array([x.shape[1]] + [w.shape[0] for w, _, _, _ in layers], dtype=np.int64),
+                      np.array([shift for _, _, shift, _ in layers], dtype=np.int32),
+                      np.array([relu for _, _, _, relu in layers], dtype=np.uint8),
+                      out, int(_ACT_LIMIT), torch.get_num_threads())
         return out
-    acc = x @ weight.T.astype(np.float64) + bias.astype(np.float64)
-    out = np.floor(acc / float(2.0 ** shift))
-    if relu:
-        out = np.maximum(out, 0.0)
-    return np.clip(out, -_ACT_LIMIT, _ACT_LIMIT)
+    for weight, bias, shift, relu in layers:
+        acc = x @ np.asarray(weight).T.astype(np.float64) + np.asarray(bias).astype(np.float64)
+        x = np.floor(acc / float(2.0 ** shift))
+        if relu:
+            x = np.maximum(x, 0.0)
+        x = np.clip(x, -_ACT_LIMIT, _ACT_LIMIT)
+    return x
+
+
+def dense_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, shift: int, relu: bool) -> np.ndarray:
+    """One `mlp_int` layer: clamp(relu(floor((x W^T + b) / 2^shift))), W [O, I] and b [O]
+    int64 on the accumulator's scale."""
+    return mlp_int(x, [(weight, bias, shift, relu)])
+
+
+def linear_layer(weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> Layer:
+    """The `mlp_int` layer of y = x W^T + b in fixed point: x with FRAC fractional bits,
+    W and b integers with `bits` fractional bits, y with `out_frac` fractional bits."""
+    return weight, np.asarray(bias, dtype=np.int64) << FRAC, bits + FRAC - out_frac, relu
 
 
 def linear_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> np.ndarray:
-    """y = x W^T + b in fixed point. x [N, I] has FRAC fractional bits, W [O, I] and b [O]
-    are integers with `bits` fractional bits; the result has `out_frac` fractional bits."""
-    return dense_int(x, weight, np.asarray(bias, dtype=np.int64) << FRAC, bits + FRAC - out_frac, relu)
+    """y = x W^T + b in fixed point (`linear_layer`) on x [N, I]."""
+    return mlp_int(x, [linear_layer(weight, bias, bits, relu, out_frac)])
 
 
 def quantize_weights(values: np.ndarray, bits: int, limit: int) -> np.ndarray:

@@ -78,13 +78,17 @@ def context_features_int(grid: np.ndarray, parent: np.ndarray, phase: int, chann
     h, w = grid.shape
     padded = np.zeros((h + 2, w + 2), dtype=np.float64)
     padded[1:-1, 1:-1] = grid
+    cells = rows * w + cols
     unit = ONE / float(1 << shift)
     features = np.zeros((len(rows), context_inputs(n_channels)), dtype=np.float64)
-    for k, (dr, dc) in enumerate(_NEIGHBOURS.get(phase, ())):
-        features[:, k] = padded[rows + 1 + dr, cols + 1 + dc] * unit
-    features[:, 4] = np.floor(parent[rows, cols] / float(1 << shift))
+    if phase in _NEIGHBOURS:
+        centre = (rows + 1) * (w + 2) + (cols + 1)
+        flat = padded.ravel()
+        for k, (dr, dc) in enumerate(_NEIGHBOURS[phase]):
+            features[:, k] = flat.take(centre + (dr * (w + 2) + dc)) * unit
+    features[:, 4] = np.floor(np.asarray(parent, dtype=np.float64).ravel().take(cells) / float(1 << shift))
     if channel > 0 and first is not None:
-        features[:, 5] = first[rows, cols] * unit
+        features[:, 5] = np.asarray(first).ravel().take(cells) * unit
     features[:, 6 + phase] = ONE
     features[:, 9 + channel] = ONE
     return features

@@ -20,7 +20,7 @@ import torch
 from inr._threads import torch_threads
 from inr.codec.container import FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
-from inr.codec.fixed import FRAC, dense_int, linear_int, quantize_weights, upsample_int
+from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
 from inr.codec.latents import (LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, level_shapes,
                                parent_taps, phase_of, pixel_taps)
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -115,11 +115,16 @@ def _layer_shapes(sizes: Sequence[int]) -> List[Tuple[int, int]]:
     return list(zip(sizes[1:], sizes[:-1]))
 
 
+def _mlp_layers(layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, out_frac: int) -> List[Layer]:
+    """`mlp_int` layers of an MLP with integer weights of `bits` fractional bits: ReLU between
+    layers, FRAC_BITS fractional bits inside, `out_frac` at the output."""
+    last = len(layers) - 1
+    return [linear_layer(w, b, bits, relu=i < last, out_frac=out_frac if i == last else FRAC_BITS)
+            for i, (w, b) in enumerate(layers)]
+
+
 def _mlp_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, out_frac: int) -> np.ndarray:
-    for i, (w, b) in enumerate(layers):
-        last = i == len(layers) - 1
-        x = linear_int(x, w, b, bits, relu=not last, out_frac=out_frac if last else FRAC_BITS)
-    return x
+    return mlp_int(x, _mlp_layers(layers, bits, out_frac))
 
 
 def _weights_of(layers, bits: int) -> List[Tuple[np.ndarray, np.ndarray]]:
@@ -194,20 +199,21 @@ def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tu
     return grids
 
 
-def _first_layer_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, column_shift: np.ndarray,
-                     relu: bool, out_frac: int) -> np.ndarray:
-    """`linear_int` whose input column j has bits + column_shift[j] fractional weight bits
+def _first_layer(weight: np.ndarray, bias: np.ndarray, bits: int, column_shift: np.ndarray,
+                 relu: bool, out_frac: int) -> Layer:
+    """`linear_layer` whose input column j has bits + column_shift[j] fractional weight bits
     (the bias keeps `bits`): column j is multiplied by 2^(max shift - shift), exactly."""
     top = int(column_shift.max()) if column_shift.size else 0
     scaled = np.asarray(weight, dtype=np.int64) << (top - column_shift.astype(np.int64))[None, :]
-    return dense_int(x, scaled, np.asarray(bias, dtype=np.int64) << (FRAC + top), bits + top + FRAC - out_frac, relu)
+    return scaled, np.asarray(bias, dtype=np.int64) << (FRAC + top), bits + top + FRAC - out_frac, relu
 
 
 def _net_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: int, column_shift: np.ndarray,
              out_frac: int) -> np.ndarray:
     w, b = layers[0]
-    x = _first_layer_int(x, w, b, bits, column_shift, relu=len(layers) > 1, out_frac=out_frac if len(layers) == 1 else FRAC_BITS)
-    return _mlp_int(x, layers[1:], bits, out_frac) if len(layers) > 1 else x
+    first = _first_layer(w, b, bits, column_shift, relu=len(layers) > 1,
+                         out_frac=out_frac if len(layers) == 1 else FRAC_BITS)
+    return mlp_int(x, [first] + _mlp_layers(layers[1:], bits, out_frac))
 
 
 def _synthesise(grids: List[np.ndarray], synthesis: List[Tuple[np.ndarray, np.ndarray]], bits: int,
