@@ -11,13 +11,17 @@ made with inr.resize bicubic from the HR, see inr.sr.evaluate), Y-PSNR and SSIM 
 One PSNR row per (dataset, scale): value = model, baseline = bicubic, detail = SSIMs, the
 gain and per-image numbers. Targets: Set5 x4 >= 31.0 dB, Set14 x4 >= 27.8 dB (value);
 every other scale above bicubic, >= +0.5 dB at x12 (recorded as target on the PSNR
-gain in a separate "gain" row).
+gain in a separate "gain" row). Self-ensemble (`inr.upsample(..., ensemble=True)`, the mean
+over the 8 flips / transposes) at x2/x3/x4: one more PSNR row per (dataset, scale), with the
+same targets (reported apart: it costs 8x the time).
 
 Speed: the model forward (encoder + head, untiled, no grad) on a 256x256 input at x4
 (1024x1024 output), CUF head vs a LIIF head on the same encoder (weights copied), and the
 parameter counts. The LIIF head comes from --liif PATH when given (a trained LIIF model
 with the same encoder size), else it is randomly initialised (said in the notes: its speed
-is meaningful, its quality is not). Target: CUF >= 3x faster.
+is meaningful, its quality is not). Target: CUF >= 3x faster at equal or better PSNR: with
+--liif, Set5/Set14 x2/x4 PSNR rows "CUF vs LIIF" (value CUF, baseline LIIF) and their
+mean difference (target >= 0 dB).
 
 Writes benchmarks/results/sr_eval.json (schema in benchmarks/common.py) via report().
 """
@@ -34,7 +38,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, machine_and_notes, report, result, time_fn  # noqa: E402
 
-import inr  # noqa: E402
 from inr.sr import load, make_model  # noqa: E402
 from inr.sr.evaluate import evaluate, evaluate_bicubic  # noqa: E402
 from inr.sr.upsample import DEFAULT_WEIGHTS  # noqa: E402
@@ -45,6 +48,8 @@ SCALES = (2, 3, 4, 3.7, 6, 8, 12)
 VALUE_TARGETS = {("Set5", 4): 31.0, ("Set14", 4): 27.8}
 GAIN_TARGETS = {12: 0.5}          # dB over bicubic; every other scale: >= 0.01 ("above")
 SPEED_TARGET = 3.0
+ENSEMBLE_SCALES = (2, 3, 4)
+LIIF_SCALES = (2, 4)
 
 
 def log(message: str) -> None:
@@ -81,13 +86,44 @@ def quality_rows(model, datasets, scales, device) -> List[Dict[str, Any]]:
     return rows
 
 
-def speed_rows(model, liif_path, size: int, device: str, repeats: int, notes: List[str]) -> List[Dict[str, Any]]:
+def ensemble_rows(model, datasets, scales, device) -> List[Dict[str, Any]]:
+    rows = []
+    for ds in datasets:
+        for s in scales:
+            t0 = time.perf_counter()
+            m = evaluate(model, ds, s, device=device, root=DATA, ssim=False, ensemble=True)
+            log(f"  {ds} x{s:g} self-ensemble: {m['psnr']:.2f} dB ({time.perf_counter() - t0:.1f} s)")
+            rows.append(result(f"{ds} x{s:g} Y-PSNR, self-ensemble x8", m["psnr"], "dB",
+                               target=VALUE_TARGETS.get((ds, s)), target_of="value", compare=False,
+                               detail={"per_image": [{"name": a["name"], "psnr": round(a["psnr"], 4)}
+                                                     for a in m["images"]]}))
+    return rows
+
+
+def liif_quality_rows(model, liif, datasets, scales, device) -> List[Dict[str, Any]]:
+    rows, diffs = [], []
+    for ds in datasets:
+        for s in scales:
+            t0 = time.perf_counter()
+            c = evaluate(model, ds, s, device=device, root=DATA, ssim=False)
+            q = evaluate(liif, ds, s, device=device, root=DATA, ssim=False)
+            diffs.append(c["psnr"] - q["psnr"])
+            log(f"  {ds} x{s:g}: CUF {c['psnr']:.2f} dB, LIIF {q['psnr']:.2f} dB ({time.perf_counter() - t0:.1f} s)")
+            rows.append(result(f"{ds} x{s:g} Y-PSNR, CUF vs LIIF head", c["psnr"], "dB", baseline=q["psnr"],
+                               compare=False))
+    rows.append(result("Y-PSNR CUF minus LIIF, mean over " + "/".join(datasets) + " x"
+                       + "/".join(f"{s:g}" for s in scales), sum(diffs) / len(diffs), "dB", target=0.0,
+                       target_of="value", compare=False, detail={"per_case": [round(d, 4) for d in diffs]}))
+    return rows
+
+
+def speed_rows(model, liif, size: int, device: str, repeats: int, notes: List[str]) -> List[Dict[str, Any]]:
     cfg = dict(model.config)
     cuf = model.to(device).eval()
-    if liif_path:
-        liif = load(liif_path).to(device).eval()
+    if liif is not None:
+        liif = liif.to(device).eval()
         if liif.config.get("size") != cfg.get("size"):
-            notes.append(f"--liif {liif_path} has encoder {liif.config.get('size')}, the CUF model "
+            notes.append(f"--liif has encoder {liif.config.get('size')}, the CUF model "
                          f"{cfg.get('size')}: the speed comparison is not on the same encoder")
     else:
         liif = make_model(cfg.get("size", "small"), "liif")
@@ -120,7 +156,7 @@ def speed_rows(model, liif_path, size: int, device: str, repeats: int, notes: Li
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=None, help=f"checkpoint or weights (default {DEFAULT_WEIGHTS})")
-    p.add_argument("--liif", type=Path, default=None, help="a trained LIIF model for the speed comparison")
+    p.add_argument("--liif", type=Path, default=None, help="a trained LIIF model for the speed and PSNR comparison")
     p.add_argument("--quick", action="store_true", help="Set5 x4 only (and a 64x64 speed input on CPU)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 256; 64 with --quick on CPU)")
@@ -146,8 +182,12 @@ def main(argv=None) -> int:
         notes.append(f"speed measured on a {size}x{size} input (not the 256x256 of the protocol)")
     repeats = args.repeats or (10 if device.startswith("cuda") else 3)
     log(f"model {path} ({model.config}), device {device}")
+    liif = load(args.liif) if args.liif else None
     rows = quality_rows(model, datasets, scales, device)
-    rows += speed_rows(model, args.liif, size, device, repeats, notes)
+    rows += ensemble_rows(model, datasets, [s for s in scales if s in ENSEMBLE_SCALES], device)
+    if liif is not None:
+        rows += liif_quality_rows(model, liif, datasets, [s for s in scales if s in LIIF_SCALES], device)
+    rows += speed_rows(model, liif, size, device, repeats, notes)
     notes.append("PSNR/SSIM on Y (BT.601, [0, 255] scale, float), `scale` pixels shaved, model output "
                  "quantised to uint8; SSIM: 11x11 Gaussian sigma 1.5, valid filtering (inr.sr.evaluate)")
     notes.append("x3.7/x6/x8/x12: LR made with inr.resize bicubic from the HR cropped to round(lr * s)")

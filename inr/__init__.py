@@ -11,12 +11,13 @@ __all__ = ["backends", "fit", "load", "FittedImage", "resize", "upsample", "resc
 _register_pillow_plugin()
 
 
-def upsample(img, scale=None, size=None, model="default", device=None, tile=None, progress=False):
+def upsample(img, scale=None, size=None, model="default", device=None, tile=None, progress=False, ensemble=False):
     """Learned arbitrary-scale super-resolution; see `inr.sr.upsample.upsample` (imports
     `inr.sr` on first call, so `import inr` stays fast)."""
     from inr.sr.upsample import upsample as _upsample
 
-    return _upsample(img, scale=scale, size=size, model=model, device=device, tile=tile, progress=progress)
+    return _upsample(img, scale=scale, size=size, model=model, device=device, tile=tile, progress=progress,
+                     ensemble=ensemble)
 
 
 def __getattr__(name):

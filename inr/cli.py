@@ -1,6 +1,6 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
 `inr resize IN... -o OUT --scale S | --size WxH`,
-`inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D]`,
+`inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D] [--ensemble]`,
 `inr rescale down|up IN... -o OUT --scale S | --size WxH [--model PATH]` (S may be a fraction: 1/3.7),
 `inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P | --lossless]`, `inr decode IN.inr -o OUT.png
 [--scale S | --size WxH]`, `inr convert IN OUT` (either side .inr), `inr info FILE.inr`.
@@ -285,6 +285,8 @@ def _add_upsample(parser: argparse.ArgumentParser) -> None:
                         help="SR model: a training checkpoint or weights file (default: the shipped weights)")
     parser.add_argument("--device", default=None, help="torch device to run on (default cpu)")
     parser.add_argument("--tile", type=int, default=None, help="LR tile side in pixels (default automatic, 0: none)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="average the 8 flips / transposes of each image (8x slower, ~+0.1 dB)")
 
 
 def _run_upsample(args: argparse.Namespace) -> None:
@@ -297,7 +299,7 @@ def _run_upsample(args: argparse.Namespace) -> None:
     jobs_model = resolve_model(args.model)  # once, before any image; errors are one line
     _run_batch(args, "upsample", "upsampled", lambda image: upsample(
         image, scale=args.scale, size=args.size, model=jobs_model, device=args.device, tile=args.tile,
-        progress=not args.quiet))
+        progress=not args.quiet, ensemble=args.ensemble))
 
 
 # --- rescale --------------------------------------------------------------------------

@@ -112,6 +112,28 @@ def test_tiled_equals_untiled(model, scale):
     torch.testing.assert_close(out, ref.clamp(0, 1), atol=1e-5, rtol=0)
 
 
+def test_self_ensemble(model):
+    """ensemble=True is the mean over the 8 dihedral transforms (rotations and mirrored
+    rotations), each computed on the transformed input and rotated back."""
+    torch.manual_seed(2)
+    lr = torch.rand(3, 13, 17)
+    size = (31, 40)                                             # scales 2.38 x 2.35: axes differ
+    outs = []
+    with torch.no_grad():
+        for mirror in (False, True):
+            x0 = lr.flip(-1) if mirror else lr
+            for k in range(4):
+                x = torch.rot90(x0, k, (-2, -1))
+                out_size = size if k % 2 == 0 else size[::-1]
+                y = torch.rot90(model(x[None], out_size=out_size)[0], -k, (-2, -1))
+                outs.append(y.flip(-1) if mirror else y)
+    ref = torch.stack(outs).mean(0).clamp(0, 1)
+    for tile in (0, 6):
+        got = inr.upsample(lr, size=size, model=model, ensemble=True, tile=tile)
+        torch.testing.assert_close(got, ref, atol=1e-5, rtol=0)
+    assert (got - inr.upsample(lr, size=size, model=model)).abs().max() > 1e-3   # not a no-op
+
+
 def test_tile_progress_bar(model, capsys):
     lr = torch.rand(3, 29, 34)
     out = inr.upsample(lr, scale=2, model=model, tile=8, progress=True)
@@ -156,6 +178,10 @@ def test_cli(model, tmp_path, rgb, capsys, monkeypatch):
     assert main(["upsample", str(src / "a.png"), "-o", str(out), "--scale", "2", "--model", str(weights)]) == 0
     assert "28x22 RGB" in capsys.readouterr().out
     np.testing.assert_array_equal(np.asarray(Image.open(out)), inr.upsample(rgb, 2, model=model))
+    ensembled = tmp_path / "a2e.png"
+    assert main(["upsample", str(src / "a.png"), "-o", str(ensembled), "--scale", "2", "--model", str(weights),
+                 "--ensemble"]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(ensembled)), inr.upsample(rgb, 2, model=model, ensemble=True))
     assert main(["upsample", str(src / "a.png"), "-o", str(out), "--scale", "2", "--model", str(weights)]) == 1
     assert "--force" in capsys.readouterr().err
     folder = tmp_path / "out"

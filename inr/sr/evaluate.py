@@ -207,13 +207,14 @@ def _run(upscale, dataset: str, scale: float, method: str, ssim: bool, root: Opt
 
 def evaluate(model: Union[str, Path, "inr.sr.SRModel"] = "default", dataset: str = "Set5", scale: float = 4,
              device: Optional[Union[str, torch.device]] = None, ssim: bool = True,
-             root: Optional[Path] = None) -> dict:
+             root: Optional[Path] = None, ensemble: bool = False) -> dict:
     """Y-PSNR / SSIM of a model on `dataset` at `scale` (see the module doc).
 
     model: an SRModel, a checkpoint / weights path, "default", or "bicubic" (the baseline:
     `inr.resize` bicubic of the same LR to the HR size). Returns {"dataset", "scale",
     "method", "lr_source", "psnr", "ssim", "n_images", "shave", "images": [{"name",
     "psnr", "ssim"}]}. ssim=False skips SSIM (NaN), e.g. for quick training-time checks.
+    ensemble: `inr.upsample(..., ensemble=True)` (method "model+ensemble").
     """
     if isinstance(model, str) and model == "bicubic":
         return evaluate_bicubic(dataset, scale, ssim=ssim, root=root)
@@ -225,9 +226,9 @@ def evaluate(model: Union[str, Path, "inr.sr.SRModel"] = "default", dataset: str
         device = param.device if param is not None else "cpu"
 
     def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-        return upsample(lr, size=tuple(size), model=net, device=device)   # uint8: clipped and rounded
+        return upsample(lr, size=tuple(size), model=net, device=device, ensemble=ensemble)  # uint8
 
-    return _run(upscale, dataset, scale, "model", ssim, root)
+    return _run(upscale, dataset, scale, "model+ensemble" if ensemble else "model", ssim, root)
 
 
 def evaluate_bicubic(dataset: str = "Set5", scale: float = 4, ssim: bool = True,

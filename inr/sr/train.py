@@ -9,6 +9,10 @@ without "eval" from older runs still resume); plot it with `python -m inr.sr.plo
 Under `torchrun --nproc_per_node N` it runs DistributedDataParallel
 (gloo on CPU, NCCL on GPU); `--batch-size` is per process, crops differ per rank and the
 scale of a step is shared.
+
+`--init-encoder MODEL` starts the encoder from another SR model (a checkpoint or a weights
+file, e.g. the shipped CUF model) and `--freeze-encoder` keeps it fixed, so that a second
+head (LIIF, the in-repo baseline) can be trained on exactly the encoder of the first.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomi
                            restore_training, unwrap)
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
+from inr.sr.upsample import load
 
 __all__ = ["main", "train"]
 
@@ -39,6 +44,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--head", default="cuf", choices=["cuf", "liif"])
     add_data_arguments(p)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large)")
+    p.add_argument("--init-encoder", type=Path, default=None,
+                   help="start the encoder from this SR checkpoint or weights file (same encoder size)")
+    p.add_argument("--freeze-encoder", action="store_true", help="train the head only")
     add_run_arguments(p)
     return p.parse_args(argv)
 
@@ -53,9 +61,14 @@ def train(args: argparse.Namespace) -> dict:
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     cfg = ckpt["config"] if ckpt is not None else {"size": args.model, "head": args.head}
     torch.manual_seed(args.seed)
-    model = make_model(cfg["size"], cfg["head"]).to(device)
+    model = make_model(cfg["size"], cfg["head"])
+    if args.init_encoder is not None and ckpt is None:
+        copy_encoder(args.init_encoder, model)
+    if args.freeze_encoder:
+        model.encoder.requires_grad_(False)
+    model = model.to(device)
     lr0 = args.lr if args.lr is not None else (1e-4 if cfg["size"] == "large" else 2e-4)
-    opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr0)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
     step, elapsed = 0, 0.0
     log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": proc.world}, "entries": [], "eval": []}
@@ -100,6 +113,15 @@ def train(args: argparse.Namespace) -> dict:
     bar.close()
     proc.finish()
     return log
+
+
+def copy_encoder(path: Path, model: SRModel) -> None:
+    """Loads the encoder of the SR model file `path` into `model.encoder`."""
+    source = load(path)
+    if source.config.get("size") != model.config.get("size"):
+        raise ValueError(f"--init-encoder {path} has encoder {source.config.get('size')!r}, "
+                         f"this run trains {model.config.get('size')!r}")
+    model.encoder.load_state_dict(source.encoder.state_dict())
 
 
 def _evaluate_step(model: SRModel, step: int, log: dict, log_path: Path, device: torch.device) -> bool:

@@ -1,6 +1,6 @@
 """`inr.upsample`: learned arbitrary-scale super-resolution of any image (DESIGN.md sections 5, 8).
 
-    inr.upsample(img, scale=None, size=None, model="default", device=None, tile=None)
+    inr.upsample(img, scale=None, size=None, model="default", device=None, tile=None, ensemble=False)
 
 Images: numpy (HW/HWC, uint8/uint16/float32/float64), PIL (L, LA, RGB, RGBA, I;16, I, P)
 and torch (CHW/NCHW, uint8 or float in [0, 1]); the result has the input's type, dtype,
@@ -26,6 +26,11 @@ of the encoder's receptive-field radius + 1 (the head's 3x3 neighbourhood; at le
 bicubic residual's support), and every output pixel is rendered from the tile that holds
 its nearest LR pixel with the global pixel mapping, so tiled output equals untiled output
 up to float summation order. Other heads run untiled.
+
+Self-ensemble: `ensemble=True` runs the model on the 8 flips / transposes of the input,
+undoes each on its output and averages them (EDSR's "+" results): 8 times the work, about
++0.1 dB (Set5 x4 30.87 -> 31.00 dB with the step-10100 weights). The pixel mapping is
+symmetric under these transforms, so no resampling is involved.
 """
 from __future__ import annotations
 
@@ -99,12 +104,13 @@ def resolve_model(model: ModelSpec = "default") -> SRModel:
 def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
              size: Optional[Tuple[int, int]] = None, model: ModelSpec = "default",
              device: Optional[Union[str, torch.device]] = None, tile: Optional[int] = None,
-             progress: bool = False) -> Any:
+             progress: bool = False, ensemble: bool = False) -> Any:
     """Super-resolves `img` by `scale` (real, or (sy, sx)) or to `size=(h, w)`; see the module doc.
 
     device: torch device for the model (default: a torch input's device, else CPU).
     tile: LR tile side in pixels (None: automatic from the output size; 0: no tiling).
     progress: show a progress bar over the tiles (when the image is tiled).
+    ensemble: average the 8 flips / transposes (8x slower, ~+0.1 dB).
     """
     chw, info = to_tensor(img)
     h, w = chw.shape[-2:]
@@ -123,7 +129,8 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     up_h, up_w = max(out_h, h), max(out_w, w)
     channels = chw.shape[0]
     color = chw[:3] if channels >= 3 else chw[:1].expand(3, h, w)
-    out = _run_model(net, color.to(device), (up_h, up_w), tile, progress)  # [3, up_h, up_w]
+    run = _run_ensemble if ensemble else _run_model
+    out = run(net, color.to(device), (up_h, up_w), tile, progress)  # [3, up_h, up_w]
     out = out.clamp_(0.0, 1.0)
     if channels < 3:
         out = out.mean(0, keepdim=True)
@@ -199,6 +206,24 @@ def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
             return _run_tiled(net, x, out_size, tile, progress)[0].float()
     finally:
         net.train(was_training)
+
+
+def _run_ensemble(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int],
+                  progress: bool = False) -> torch.Tensor:
+    """The mean of `_run_model` over the 8 flips / transposes of lr [3, h, w], each undone."""
+    total = None
+    for transpose in (False, True):
+        for flips in ((), (-1,), (-2,), (-2, -1)):
+            x = lr.flip(flips) if flips else lr
+            size = out_size
+            if transpose:
+                x, size = x.transpose(-1, -2), out_size[::-1]
+            out = _run_model(net, x, size, tile, progress)
+            if transpose:
+                out = out.transpose(-1, -2)
+            out = out.flip(flips) if flips else out
+            total = out if total is None else total.add_(out)
+    return total.div_(8)
 
 
 def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: int,
