@@ -87,6 +87,30 @@ def test_train_liif_head(image_dir, tmp_path, sample_q):
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["config"]["head"] == "liif"
 
 
+def test_liif_head_on_a_frozen_shared_encoder(image_dir, tmp_path, capsys):
+    cuf_dir, liif_dir = tmp_path / "cuf", tmp_path / "liif"
+    assert main(["--out", str(cuf_dir), "--data", str(image_dir), "--steps", "1", *TRAIN_ARGS]) == 0
+    cuf = torch.load(cuf_dir / "checkpoint.pt", weights_only=False)["model"]
+    assert main(["--out", str(liif_dir), "--data", str(image_dir), "--steps", "2", "--head", "liif",
+                 "--init-encoder", str(cuf_dir / "checkpoint.pt"), "--freeze-encoder", *TRAIN_ARGS]) == 0
+    liif = torch.load(liif_dir / "checkpoint.pt", weights_only=False)
+    encoder_keys = [k for k in cuf if k.startswith("encoder.")]
+    assert encoder_keys and all(torch.equal(liif["model"][k], cuf[k]) for k in encoder_keys)   # copied, unchanged
+    first = torch.load(liif_dir / "checkpoint.pt", weights_only=False)
+    assert main(["--out", str(liif_dir), "--data", str(image_dir), "--steps", "3", "--resume", *TRAIN_ARGS]) == 0
+    resumed = torch.load(liif_dir / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(resumed[k], cuf[k]) for k in encoder_keys)
+    assert any(not torch.equal(resumed[k], first["model"][k]) for k in resumed if k.startswith("head."))
+    # without --freeze-encoder the copied encoder trains too
+    assert main(["--out", str(tmp_path / "free"), "--data", str(image_dir), "--steps", "1", "--head", "liif",
+                 "--init-encoder", str(cuf_dir / "checkpoint.pt"), *TRAIN_ARGS]) == 0
+    free = torch.load(tmp_path / "free" / "checkpoint.pt", weights_only=False)["model"]
+    assert any(not torch.equal(free[k], cuf[k]) for k in encoder_keys)
+    assert main(["--out", str(tmp_path / "bad"), "--data", str(image_dir), "--steps", "1", "--model", "small",
+                 "--init-encoder", str(cuf_dir / "checkpoint.pt")] + TRAIN_ARGS[2:]) == 2
+    assert "has encoder 'tiny'" in capsys.readouterr().err
+
+
 def test_bad_input(tmp_path, capsys):
     assert main(["--out", str(tmp_path / "o"), "--data", str(tmp_path), "--steps", "1", *TRAIN_ARGS]) == 2
     assert "no images" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large)")
     p.add_argument("--init-encoder", type=Path, default=None,
                    help="start the encoder from this SR checkpoint or weights file (same encoder size)")
-    p.add_argument("--freeze-encoder", action="store_true", help="train the head only")
+    p.add_argument("--freeze-encoder", action="store_true", help="train the head only (kept on --resume)")
     add_run_arguments(p)
     return p.parse_args(argv)
 
@@ -64,6 +64,8 @@ def train(args: argparse.Namespace) -> dict:
     model = make_model(cfg["size"], cfg["head"])
     if args.init_encoder is not None and ckpt is None:
         copy_encoder(args.init_encoder, model)
+    if ckpt is not None and ckpt.get("args", {}).get("freeze_encoder"):
+        args.freeze_encoder = True          # a resumed run keeps its frozen encoder
     if args.freeze_encoder:
         model.encoder.requires_grad_(False)
     model = model.to(device)
