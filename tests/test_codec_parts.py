@@ -107,6 +107,47 @@ def test_native_fixed_point_layer_equals_the_numpy_path(monkeypatch):
     np.testing.assert_array_equal(dense_int(x, w, b, -2, relu=False)[:3], np.clip((x @ w.T + b)[:3] * 4, -2**34, 2**34))
 
 
+@pytest.mark.parametrize("level,out_h,out_w", [(0, 13, 17), (2, 21, 35), (3, 50, 7), (1, 4, 4)])
+def test_native_interpolation_equals_the_numpy_path(monkeypatch, level, out_h, out_w):
+    """The native kernel (integers in float64 or int64, a strided destination plane) against
+    numpy's einsum path, at native size, upsampling and downsampling taps."""
+    import inr._native as native
+
+    if native.cpu is None:
+        pytest.skip("native CPU backend not built")
+    rng = np.random.default_rng(level)
+    h, w = -(-out_h // (1 << level)) + 1, -(-out_w // (1 << level))
+    grid = rng.integers(-2047, 2048, (h, w))
+    rows, cols = pixel_taps(out_h, out_h, level, h), pixel_taps(out_w, out_w, level, w)
+    planes = np.full((out_h, out_w, 3), np.nan)
+    upsample_int(grid.astype(np.float64), rows, cols, out=planes[:, :, 1])       # interleaved plane
+    fast = upsample_int(grid, rows, cols)
+    np.testing.assert_array_equal(planes[:, :, 1], fast)
+    assert np.isnan(planes[:, :, 0]).all() and np.isnan(planes[:, :, 2]).all()   # neighbours untouched
+    monkeypatch.setattr(native, "cpu", None)
+    np.testing.assert_array_equal(fast, upsample_int(grid, rows, cols))
+
+
+def test_native_interpolation_rejects_bad_arguments():
+    import inr._native as native
+
+    if native.cpu is None:
+        pytest.skip("native CPU backend not built")
+    grid = np.zeros((4, 5))
+    (ri, rw), (ci, cw) = pixel_taps(8, 8, 1, 4), pixel_taps(10, 10, 1, 5)
+    out = np.empty((8, 10))
+    native.cpu.fixed_interp(grid, ri, rw, ci, cw, out, 12, 1)
+    bad_index = ri.copy()
+    bad_index[3, 2] = 4
+    for args, message in [((grid + 2.0**20, ri, rw, ci, cw, out), "grid value"),
+                          ((grid, bad_index, rw, ci, cw, out), "row tap index"),
+                          ((grid, ri, rw * 8, ci, cw, out), "row tap weight"),
+                          ((grid, ri, rw, ci - 1, cw, out), "column tap index"),
+                          ((grid, ri, rw, ci, cw, np.empty((8, 9))), "out must be")]:
+        with pytest.raises(ValueError, match=message):
+            native.cpu.fixed_interp(*args, 12, 1)
+
+
 @pytest.mark.parametrize("n", [0, 1, 31, 32, 33, 1000])
 def test_native_fused_mlp_equals_layer_by_layer_numpy(monkeypatch, n):
     """The fused kernel (blocks of rows, several layers in cache) against the numpy path one
@@ -123,6 +164,7 @@ def test_native_fused_mlp_equals_layer_by_layer_numpy(monkeypatch, n):
               (rng.integers(-2047, 2048, (3, 5)), rng.integers(-2**30, 2**30, 3), 20, True)]
     fast = mlp_int(x, layers)
     assert fast.shape == (n, 3)
+    np.testing.assert_array_equal(mlp_int(np.asfortranarray(x, dtype=np.float64), layers), fast)  # strided input
     monkeypatch.setattr(native, "cpu", None)
     np.testing.assert_array_equal(fast, mlp_int(x.astype(np.float64), layers))
     if n > 30:

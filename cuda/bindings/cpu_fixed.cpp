@@ -1,4 +1,4 @@
-// nanobind binding of the codec's fixed-point MLP: check shapes and ranges, call.
+// nanobind bindings of the codec's fixed-point kernels: check shapes and ranges, call.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "fixed_mlp.h"
+#include "fixed_point.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -17,7 +17,23 @@ template <typename... Ts>
 using cpu_array = nb::ndarray<Ts..., nb::c_contig, nb::device::cpu>;
 
 void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument("_inr_cpu.fixed_mlp: " + what);
+    if (!ok) throw std::invalid_argument("_inr_cpu fixed-point kernels: " + what);
+}
+
+// Taps [n, 4]: indices within [0, limit).
+void check_taps(const cpu_array<const int64_t, nb::ndim<2>>& index, const cpu_array<const int64_t, nb::ndim<2>>& weight,
+                int64_t limit, const char* what) {
+    require(index.shape(1) == 4 && weight.shape(1) == 4 && index.shape(0) == weight.shape(0),
+            std::string(what) + " taps must be [n, 4] index and weight arrays");
+    const int64_t* p = index.data();
+    const int64_t* q = weight.data();
+    bool index_ok = true, weight_ok = true;
+    for (size_t i = 0; i < index.shape(0) * 4; ++i) {
+        index_ok &= p[i] >= 0 && p[i] < limit;
+        weight_ok &= q[i] >= -(int64_t{1} << 14) && q[i] <= (int64_t{1} << 14);
+    }
+    require(index_ok, std::string(what) + " tap index out of the grid");
+    require(weight_ok, std::string(what) + " tap weight out of range");
 }
 
 }  // namespace
@@ -25,7 +41,7 @@ void require(bool ok, const std::string& what) {
 void bind_fixed(nb::module_& m) {
     m.def(
         "fixed_mlp",
-        [](cpu_array<const double, nb::ndim<2>> x, cpu_array<const int64_t, nb::ndim<1>> weight,
+        [](nb::ndarray<const double, nb::ndim<2>, nb::device::cpu> x, cpu_array<const int64_t, nb::ndim<1>> weight,
            cpu_array<const int64_t, nb::ndim<1>> bias, cpu_array<const int64_t, nb::ndim<1>> sizes,
            cpu_array<const int32_t, nb::ndim<1>> shift, cpu_array<const uint8_t, nb::ndim<1>> relu,
            cpu_array<double, nb::ndim<2>> y, int64_t limit, int threads) {
@@ -46,7 +62,9 @@ void bind_fixed(nb::module_& m) {
             require(y.shape(0) == x.shape(0) && static_cast<int64_t>(y.shape(1)) == sizes(n_layers),
                     "y must be [n, sizes[-1]]");
             require(limit >= 0, "limit must be >= 0");
-            inr::cpu::FixedMlpArgs a{x.data(), static_cast<int64_t>(x.shape(0)), static_cast<int>(n_layers),
+            require(x.stride(0) >= 0 && x.stride(1) >= 0, "x strides must be non-negative");
+            inr::cpu::FixedMlpArgs a{x.data(), static_cast<int64_t>(x.shape(0)), x.stride(0), x.stride(1),
+                                     static_cast<int>(n_layers),
                                      sizes.data(), weight.data(), bias.data(), shift.data(), relu.data(), y.data(),
                                      limit, threads < 1 ? 1 : threads};
             nb::gil_scoped_release release;
@@ -54,5 +72,34 @@ void bind_fixed(nb::module_& m) {
         },
         "x"_a, "weight"_a, "bias"_a, "sizes"_a, "shift"_a, "relu"_a, "y"_a.noconvert(), "limit"_a, "threads"_a,
         "Exact integer MLP of the codec decoder: per layer y = clamp(relu?(floor((x W^T + b) / 2^shift))), "
-        "weights and biases of all layers concatenated (x and y: integers held in float64).");
+        "weights and biases of all layers concatenated (x: any strides, x and y: integers held in float64).");
+    m.def(
+        "fixed_interp",
+        [](cpu_array<const double, nb::ndim<2>> grid, cpu_array<const int64_t, nb::ndim<2>> row_index,
+           cpu_array<const int64_t, nb::ndim<2>> row_weight, cpu_array<const int64_t, nb::ndim<2>> col_index,
+           cpu_array<const int64_t, nb::ndim<2>> col_weight, nb::ndarray<double, nb::ndim<2>, nb::device::cpu> out,
+           int shift, int threads) {
+            const int64_t h = grid.shape(0), w = grid.shape(1);
+            require(h >= 1 && w >= 1, "empty grid");
+            const double* g = grid.data();
+            bool in_range = true;
+            for (int64_t i = 0; i < h * w; ++i) in_range &= g[i] > -1048576.0 && g[i] < 1048576.0;
+            require(in_range, "grid value out of range (|v| < 2^20)");
+            check_taps(row_index, row_weight, h, "row");
+            check_taps(col_index, col_weight, w, "column");
+            require(out.shape(0) == row_index.shape(0) && out.shape(1) == col_index.shape(0),
+                    "out must be [n_rows, n_cols]");
+            require(out.stride(0) >= 0 && out.stride(1) >= 0, "out strides must be non-negative");
+            require(shift >= 0 && shift < 63, "shift out of range");
+            inr::cpu::FixedInterpArgs a{g, h, w, row_index.data(), row_weight.data(),
+                                        static_cast<int64_t>(row_index.shape(0)), col_index.data(),
+                                        col_weight.data(), static_cast<int64_t>(col_index.shape(0)), out.data(),
+                                        out.stride(0), out.stride(1), shift, threads < 1 ? 1 : threads};
+            nb::gil_scoped_release release;
+            inr::cpu::fixed_interp(a);
+        },
+        "grid"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "out"_a.noconvert(), "shift"_a,
+        "threads"_a,
+        "Exact separable 4-tap interpolation of an integer grid, floor-divided by 2^shift, into out "
+        "(float64, any strides, e.g. one feature plane of an interleaved array).");
 }

@@ -18,8 +18,9 @@ using cpu_array = nb::ndarray<T, nb::c_contig, nb::device::cpu, Extra...>;
 using image_array = cpu_array<uint16_t, nb::ndim<3>>;
 using param_array = cpu_array<const int32_t, nb::ndim<1>>;
 
-void require(bool ok, const std::string& what) {
-    if (!ok) throw std::invalid_argument("_inr_cpu.lossless: " + what);
+// `what` is a literal: checking costs nothing until it fails (called per pixel).
+void require(bool ok, const char* what) {
+    if (!ok) throw std::invalid_argument(std::string("_inr_cpu.lossless: ") + what);
 }
 
 inr::cpu::LosslessImage make_image(const image_array& img, int bit_depth) {

@@ -1,5 +1,5 @@
-// Fixed-point MLP (see fixed_mlp.h).
-#include "fixed_mlp.h"
+// Fixed-point MLP (see fixed_point.h).
+#include "fixed_point.h"
 
 #include <algorithm>
 #include <cmath>
@@ -80,8 +80,8 @@ void fixed_mlp(const FixedMlpArgs& a) {
             double* src = ping.data();
             double* dst = pong.data();
             std::fill(src, src + n_in * kLanes, 0.0);
-            for (int64_t l = 0; l < rows; ++l)
-                for (int64_t i = 0; i < n_in; ++i) src[i * kLanes + l] = a.x[(r0 + l) * n_in + i];
+            for (int64_t i = 0; i < n_in; ++i)
+                for (int64_t l = 0; l < rows; ++l) src[i * kLanes + l] = a.x[(r0 + l) * a.x_row_stride + i * a.x_col_stride];
             for (const Layer& layer : layers) {
                 run_layer(layer, src, dst, limit);
                 std::swap(src, dst);

@@ -7,7 +7,7 @@ exact). The float training model uses the same tap weights, so it predicts the d
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -49,14 +49,27 @@ def cubic_taps(numerator: np.ndarray, denominator: int, level: int, n_cells: int
     return index, weight
 
 
-def upsample_int(grid: np.ndarray, rows: Tuple[np.ndarray, np.ndarray], cols: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Separable interpolation of an integer grid [h, w] at (rows, cols) taps; result has
-    FRAC fractional bits, [H, W] float64 holding integers."""
-    grid = np.asarray(grid, dtype=np.float64)
+def upsample_int(grid: np.ndarray, rows: Tuple[np.ndarray, np.ndarray], cols: Tuple[np.ndarray, np.ndarray],
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
+    """Separable interpolation of an integer grid [h, w] (|values| < 2**20) at (rows, cols)
+    taps; result has FRAC fractional bits, [H, W] float64 holding integers, written into
+    `out` when given (a float64 [H, W] array or view, e.g. one plane of an interleaved
+    feature array). Native kernel when built, else numpy; same result."""
+    from inr._native import cpu
+
     (ri, rw), (ci, cw) = rows, cols
+    if out is None:
+        out = np.empty((len(ri), len(ci)), dtype=np.float64)
+    if cpu is not None:
+        cpu.fixed_interp(np.ascontiguousarray(grid, dtype=np.float64), *(np.ascontiguousarray(t, dtype=np.int64)
+                                                                       for t in (ri, rw, ci, cw)),
+                         out, 2 * TAP_BITS - FRAC, torch.get_num_threads())
+        return out
+    grid = np.asarray(grid, dtype=np.float64)
     across = np.einsum("ytx,yt->yx", grid[ri], rw.astype(np.float64))       # [H, w], TAP_BITS
     full = np.einsum("ywt,wt->yw", across[:, ci], cw.astype(np.float64))     # [H, W], 2*TAP_BITS
-    return np.floor(full / float(1 << (2 * TAP_BITS - FRAC)))
+    out[...] = np.floor(full / float(1 << (2 * TAP_BITS - FRAC)))
+    return out
 
 
 Layer = Tuple[np.ndarray, np.ndarray, int, bool]
@@ -65,12 +78,13 @@ Layer = Tuple[np.ndarray, np.ndarray, int, bool]
 
 def mlp_int(x: np.ndarray, layers: Sequence[Layer]) -> np.ndarray:
     """A chain of clamp(relu?(floor((x W^T + b) / 2^shift))) layers on integers: x [N, I]
-    (float64 or int64 holding integers) -> [N, O_last] float64 integers. Runs the fused
+    (float64 or int64 holding integers; any strides, e.g. the transpose of a plane-major
+    [I, N] array) -> [N, O_last] float64 integers. Runs the fused
     native kernel when built (exact), else float64 BLAS layer by layer (exact below 2**53);
     same result."""
     from inr._native import cpu
 
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
     if cpu is not None:
         out = np.empty((x.shape[0], layers[-1][0].shape[0]), dtype=np.float64)
         cpu.fixed_mlp(x, np.concatenate([np.asarray(w, dtype=np.int64).ravel() for w, _, _, _ in layers]),

@@ -72,7 +72,7 @@ def context_inputs(n_channels: int) -> int:
 def context_features_int(grid: np.ndarray, parent: np.ndarray, phase: int, channel: int, n_channels: int,
                          rows: np.ndarray, cols: np.ndarray, first: np.ndarray = None, shift: int = 0) -> np.ndarray:
     """Context of the cells (rows, cols) of one channel and phase: [N, context_inputs]
-    float64 integers with fixed-point scale ONE. Cell values (neighbours, parent, the
+    float64 integers with fixed-point scale ONE (a transposed plane-major array). Cell values (neighbours, parent, the
     co-located cell of channel 0 given as `first`) are divided by 2^shift (the level's
     input normalisation; floor for the parent)."""
     h, w = grid.shape
@@ -80,18 +80,18 @@ def context_features_int(grid: np.ndarray, parent: np.ndarray, phase: int, chann
     padded[1:-1, 1:-1] = grid
     cells = rows * w + cols
     unit = ONE / float(1 << shift)
-    features = np.zeros((len(rows), context_inputs(n_channels)), dtype=np.float64)
+    planes = np.zeros((context_inputs(n_channels), len(rows)), dtype=np.float64)   # plane-major
     if phase in _NEIGHBOURS:
         centre = (rows + 1) * (w + 2) + (cols + 1)
         flat = padded.ravel()
         for k, (dr, dc) in enumerate(_NEIGHBOURS[phase]):
-            features[:, k] = flat.take(centre + (dr * (w + 2) + dc)) * unit
-    features[:, 4] = np.floor(np.asarray(parent, dtype=np.float64).ravel().take(cells) / float(1 << shift))
+            np.multiply(flat.take(centre + (dr * (w + 2) + dc)), unit, out=planes[k])
+    np.floor(np.asarray(parent, dtype=np.float64).ravel().take(cells) / float(1 << shift), out=planes[4])
     if channel > 0 and first is not None:
-        features[:, 5] = np.asarray(first).ravel().take(cells) * unit
-    features[:, 6 + phase] = ONE
-    features[:, 9 + channel] = ONE
-    return features
+        np.multiply(np.asarray(first).ravel().take(cells), unit, out=planes[5])
+    planes[6 + phase] = ONE
+    planes[9 + channel] = ONE
+    return planes.T
 
 
 def _torch_taps(taps) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -176,7 +176,7 @@ def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tu
     grids: List[Optional[np.ndarray]] = [None] * len(shapes)
     for level in reversed(range(len(shapes))):
         h, w = shapes[level]
-        grid = np.zeros((channels, h, w), dtype=np.int64)
+        grid = np.zeros((channels, h, w), dtype=np.float64)   # integers; float64 feeds the kernels
         phases = phase_of(h, w)
         positions = [np.nonzero(phases == phase) for phase in range(3)]
         if level + 1 < len(shapes):
@@ -230,9 +230,13 @@ def _synthesise(grids: List[np.ndarray], synthesis: List[Tuple[np.ndarray, np.nd
     step = max(1, _ROW_CHUNK_PIXELS // out_w)
     for top in range(0, out_h, step):
         rows = slice(top, min(out_h, top + step))
-        features = np.stack([upsample_int(g[k], (ri[rows], rw[rows]), ct)
-                             for g, (ri, rw), ct in zip(grids, row_taps, col_taps) for k in range(g.shape[0])], axis=-1)
-        features = features.reshape(-1, features.shape[-1])
+        n_rows = rows.stop - rows.start
+        planes = np.empty((len(column_shift), n_rows, out_w), dtype=np.float64)    # plane-major
+        sources = ((g[k], (ri[rows], rw[rows]), ct) for g, (ri, rw), ct in zip(grids, row_taps, col_taps)
+                   for k in range(g.shape[0]))
+        for j, (plane, row_tap, col_tap) in enumerate(sources):
+            upsample_int(plane, row_tap, col_tap, out=planes[j])
+        features = planes.reshape(len(column_shift), -1).T                          # [pixels, features] view
         values = (_net_int(features, synthesis, bits, column_shift, _OUT_FRAC)
                   + _net_int(features, [skip], skip_bits, column_shift, _OUT_FRAC))
         pixels = np.floor((values * max_value + (1 << (_OUT_FRAC - 1))) / float(1 << _OUT_FRAC))
