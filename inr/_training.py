@@ -15,7 +15,8 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["Process", "init_process", "atomic_save", "atomic_write_json", "jsonable", "load_checkpoint",
-           "restore_training", "mean_over_ranks", "unwrap", "StepLog", "add_data_arguments", "add_run_arguments"]
+           "restore_training", "mean_over_ranks", "unwrap", "StepLog", "add_data_arguments", "add_run_arguments",
+           "resolve_crop_arguments", "CROP_DEFAULTS"]
 
 
 @dataclass(frozen=True)
@@ -172,17 +173,32 @@ class StepLog:
             process.barrier()
 
 
+CROP_DEFAULTS = {"batch_size": 16, "lr_size": 48, "sample_q": None, "max_scale": 4.0}
+
+
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """Resume and crop-sampling options shared by the training scripts."""
+    """Resume and crop-sampling options shared by the training scripts. The crop options
+    left out of the command line are filled in by `resolve_crop_arguments`."""
     p = parser
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     p.add_argument("--data", type=Path, default=None, help="folder of HR training images (default: BSDS500)")
     p.add_argument("--max-images", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=16, help="per process")
-    p.add_argument("--lr-size", type=int, default=48, help="LR crop side")
-    p.add_argument("--sample-q", type=int, default=None, help="HR pixels sampled per crop for the "
-                   "reconstruction loss (default lr-size^2, as LIIF; 0 = the whole crop)")
-    p.add_argument("--max-scale", type=float, default=4.0, help="scales drawn from U(1, max-scale)")
+    keep = " (default %s; with --resume the checkpoint's)"
+    p.add_argument("--batch-size", type=int, default=argparse.SUPPRESS, help="per process" + keep % 16)
+    p.add_argument("--lr-size", type=int, default=argparse.SUPPRESS, help="LR crop side" + keep % 48)
+    p.add_argument("--sample-q", type=int, default=argparse.SUPPRESS, help="HR pixels sampled per crop for the "
+                   "reconstruction loss, 0 = the whole crop" + keep % "lr-size^2, as LIIF")
+    p.add_argument("--max-scale", type=float, default=argparse.SUPPRESS,
+                   help="scales drawn from U(1, max-scale)" + keep % 4)
+
+
+def resolve_crop_arguments(args: argparse.Namespace, ckpt: Optional[dict]) -> None:
+    """Sets the crop options not given on the command line: a resumed run keeps those of its
+    checkpoint, a new one takes CROP_DEFAULTS."""
+    saved = (ckpt or {}).get("args", {})
+    for name, default in CROP_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, saved.get(name, default))
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -74,8 +74,16 @@ def test_train_and_resume(image_dir, tmp_path):
                  *TRAIN_ARGS]) == 0
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ck["step"] == 3 and ck["scheduler"]["step_size"] == 7
+    assert ck["args"]["sample_q"] is None and ck["args"]["lr_size"] == 8
+    # a resumed run keeps the crop options of its checkpoint unless told otherwise
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "4", "--resume", "--sample-q", "5",
+                 *TRAIN_ARGS]) == 0
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "5", "--resume",
+                 *[a for a in TRAIN_ARGS if a not in ("--lr-size", "8")]]) == 0
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 5 and ck["args"]["sample_q"] == 5 and ck["args"]["lr_size"] == 8
     log = json.loads((out / "train_log.json").read_text())
-    assert [e["step"] for e in log["entries"]] == [1, 2, 3]
+    assert [e["step"] for e in log["entries"]] == [1, 2, 3, 4, 5]
     assert all(np.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in log["entries"])
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "train_log.json"]  # no temp files left
 

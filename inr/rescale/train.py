@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
-                           mean_over_ranks, restore_training, unwrap)
+                           mean_over_ranks, resolve_crop_arguments, restore_training, unwrap)
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
 from inr.rescale.model import RescaleModel, make_model
@@ -89,6 +89,7 @@ def train(args: argparse.Namespace) -> dict:
     ckpt_path, log_path = out / CKPT_NAME, out / LOG_NAME
 
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
+    resolve_crop_arguments(args, ckpt)
     cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down}, "up": {"size": args.up, "head": "cuf"}}
     torch.manual_seed(args.seed)
     model = (_new_model(cfg, "none") if ckpt is not None else _new_model(cfg, args.up_init)).to(device)

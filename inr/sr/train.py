@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
-                           restore_training, unwrap)
+                           resolve_crop_arguments, restore_training, unwrap)
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
 from inr.sr.models import SRModel, make_model
 from inr.sr.upsample import load
@@ -59,6 +59,7 @@ def train(args: argparse.Namespace) -> dict:
     ckpt_path, log_path = out / CKPT_NAME, out / LOG_NAME
 
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
+    resolve_crop_arguments(args, ckpt)
     cfg = ckpt["config"] if ckpt is not None else {"size": args.model, "head": args.head}
     torch.manual_seed(args.seed)
     model = make_model(cfg["size"], cfg["head"])
