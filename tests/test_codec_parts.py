@@ -9,7 +9,7 @@ import torch
 from inr.codec import FormatError
 from inr.codec.container import MAGIC, Header, pack, unpack
 from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_rows
-from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, dense_int, linear_int, mlp_int, upsample_int
+from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, linear_layer, mlp_int, upsample_int
 from inr.codec.latents import LatentModel, interpolate, pixel_taps
 from inr.codec.tables import build_tables, tables
 
@@ -83,14 +83,14 @@ def test_fixed_point_interpolation_matches_the_float_twin():
     np.testing.assert_allclose(exact, as_float[0].numpy(), atol=1.0 / ONE)
 
 
-def test_linear_int_is_exact_and_order_independent():
+def test_linear_layer_is_exact_and_order_independent():
     rng = np.random.default_rng(4)
     x = rng.integers(-2**20, 2**20, (300, 17)).astype(np.float64)
     w, b = rng.integers(-2047, 2048, (9, 17)), rng.integers(-2047, 2048, 9)
     expected = (x.astype(object) @ w.T.astype(object) + b.astype(object) * int(ONE))
     expected = np.floor(expected.astype(np.float64) / 2 ** 10)
-    np.testing.assert_array_equal(linear_int(x, w, b, 10, relu=False), expected)
-    np.testing.assert_array_equal(linear_int(x[::-1].copy(), w, b, 10, relu=False), expected[::-1])
+    np.testing.assert_array_equal(mlp_int(x, [linear_layer(w, b, 10, relu=False)]), expected)
+    np.testing.assert_array_equal(mlp_int(x[::-1], [linear_layer(w, b, 10, relu=False)]), expected[::-1])
 
 
 def test_native_fixed_point_layer_equals_the_numpy_path(monkeypatch):
@@ -101,10 +101,10 @@ def test_native_fixed_point_layer_equals_the_numpy_path(monkeypatch):
     rng = np.random.default_rng(5)
     x = rng.integers(-2**30, 2**30, (4001, 13))
     w, b = rng.integers(-2047, 2048, (24, 13)), rng.integers(-2**40, 2**40, 24)
-    fast = dense_int(x, w, b, 12, relu=True)
+    fast = mlp_int(x, [(w, b, 12, True)])
     monkeypatch.setattr(native, "cpu", None)
-    np.testing.assert_array_equal(fast, dense_int(x.astype(np.float64), w, b, 12, relu=True))
-    np.testing.assert_array_equal(dense_int(x, w, b, -2, relu=False)[:3], np.clip((x @ w.T + b)[:3] * 4, -2**34, 2**34))
+    np.testing.assert_array_equal(fast, mlp_int(x.astype(np.float64), [(w, b, 12, True)]))
+    np.testing.assert_array_equal(mlp_int(x, [(w, b, -2, False)])[:3], np.clip((x @ w.T + b)[:3] * 4, -2**34, 2**34))
 
 
 @pytest.mark.parametrize("level,out_h,out_w", [(0, 13, 17), (2, 21, 35), (3, 50, 7), (1, 4, 4)])

@@ -12,8 +12,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "mlp_int", "dense_int", "linear_layer",
-           "linear_int", "quantize_weights"]
+__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "mlp_int", "linear_layer", "quantize_weights"]
 
 FRAC = 12
 ONE = float(1 << FRAC)          # activations carry FRAC fractional bits
@@ -85,6 +84,8 @@ def mlp_int(x: np.ndarray, layers: Sequence[Layer]) -> np.ndarray:
     from inr._native import cpu
 
     x = np.asarray(x, dtype=np.float64)
+    if min(x.strides, default=0) < 0:
+        x = np.ascontiguousarray(x)
     if cpu is not None:
         out = np.empty((x.shape[0], layers[-1][0].shape[0]), dtype=np.float64)
         cpu.fixed_mlp(x, np.concatenate([np.asarray(w, dtype=np.int64).ravel() for w, _, _, _ in layers]),
@@ -103,21 +104,10 @@ def mlp_int(x: np.ndarray, layers: Sequence[Layer]) -> np.ndarray:
     return x
 
 
-def dense_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, shift: int, relu: bool) -> np.ndarray:
-    """One `mlp_int` layer: clamp(relu(floor((x W^T + b) / 2^shift))), W [O, I] and b [O]
-    int64 on the accumulator's scale."""
-    return mlp_int(x, [(weight, bias, shift, relu)])
-
-
 def linear_layer(weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> Layer:
     """The `mlp_int` layer of y = x W^T + b in fixed point: x with FRAC fractional bits,
     W and b integers with `bits` fractional bits, y with `out_frac` fractional bits."""
     return weight, np.asarray(bias, dtype=np.int64) << FRAC, bits + FRAC - out_frac, relu
-
-
-def linear_int(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, bits: int, relu: bool, out_frac: int = FRAC) -> np.ndarray:
-    """y = x W^T + b in fixed point (`linear_layer`) on x [N, I]."""
-    return mlp_int(x, [linear_layer(weight, bias, bits, relu, out_frac)])
 
 
 def quantize_weights(values: np.ndarray, bits: int, limit: int) -> np.ndarray:
