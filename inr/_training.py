@@ -98,14 +98,21 @@ def load_checkpoint(path: Path) -> dict:
 
 def restore_training(ckpt: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                      scheduler: torch.optim.lr_scheduler.StepLR, decay_every: Optional[int],
-                     log: dict, log_path: Path) -> Tuple[int, float]:
+                     log: dict, log_path: Path,
+                     learning_rates: Sequence[Optional[float]] = ()) -> Tuple[int, float]:
     """Loads model, optimiser and scheduler state (`decay_every` replaces the decay period
-    when given), keeps the log entries up to the checkpoint's step; returns (step, elapsed s)."""
+    when given; `learning_rates[i]`, when not None, becomes parameter group i's current and
+    base rate, later decays halving it), keeps the log entries up to the checkpoint's step;
+    returns (step, elapsed s)."""
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     scheduler.load_state_dict(ckpt["scheduler"])  # keeps the original step_size and gamma
     if decay_every:
         scheduler.step_size = decay_every
+    for i, rate in enumerate(learning_rates):
+        if rate is not None:
+            optimizer.param_groups[i]["lr"] = scheduler.base_lrs[i] = rate
+            scheduler._last_lr[i] = rate
     step, elapsed = ckpt["step"], ckpt.get("elapsed_s", 0.0)
     if log_path.exists():
         old = json.loads(log_path.read_text())

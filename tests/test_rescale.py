@@ -259,14 +259,20 @@ def test_train_resume_export(image_dir, tmp_path):
     assert train_main(["--out", str(out), "--data", str(image_dir), "--steps", "3", "--resume", *TRAIN_ARGS]) == 0
     ck2 = torch.load(out / "checkpoint.pt", weights_only=False)
     assert ck2["step"] == 3 and ck2["log_lambda"] != ck["log_lambda"]     # lambda adapts and is kept
+    assert train_main(["--out", str(out), "--data", str(image_dir), "--steps", "4", "--resume", "--lr", "6e-4",
+                       *TRAIN_ARGS]) == 0                                   # a new downscaler rate, upscaler kept
+    ck3 = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck3["scheduler"]["base_lrs"] == [6e-4, 1e-4]
+    down, up = (g["lr"] for g in ck3["optimizer"]["param_groups"])
+    assert down >= 3e-4 and up <= ck2["optimizer"]["param_groups"][1]["lr"] < 1e-4   # the upscaler's decayed rate kept
     log = json.loads((out / "train_log.json").read_text())
-    assert [e["step"] for e in log["entries"]] == [1, 2, 3]
+    assert [e["step"] for e in log["entries"]] == [1, 2, 3, 4]
     assert all(np.isfinite(e["loss"]) and e["lr_psnr"] > 20 and e["samples_per_s"] > 0 for e in log["entries"])
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "train_log.json"]
     target = tmp_path / "w" / "default.pt"
     assert train_main(["--export", str(out / "checkpoint.pt"), "--export-to", str(target)]) == 0
     m = load(target)
-    assert torch.equal(m.down_net.tail.weight, ck2["model"]["down_net.tail.weight"])
+    assert torch.equal(m.down_net.tail.weight, ck3["model"]["down_net.tail.weight"])
     assert train_main(["--out", str(tmp_path / "o"), "--resume", "--steps", "1", *TRAIN_ARGS]) == 2
     assert train_main(["--out", str(tmp_path / "o"), "--data", str(tmp_path / "o"), "--steps", "1", *TRAIN_ARGS]) == 2
 

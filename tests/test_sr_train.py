@@ -88,6 +88,19 @@ def test_train_and_resume(image_dir, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "train_log.json"]  # no temp files left
 
 
+def test_resume_with_a_new_learning_rate(image_dir, tmp_path):
+    out = tmp_path / "run"
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "2", "--decay-every", "3", *TRAIN_ARGS]) == 0
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "3", "--resume", *TRAIN_ARGS]) == 0
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-4)       # 2e-4 halved at step 3
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "7", "--resume", "--lr", "1e-3",
+                 *TRAIN_ARGS]) == 0
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck["optimizer"]["param_groups"][0]["lr"] == pytest.approx(5e-4)       # 1e-3 from step 3, halved at 6
+    assert ck["scheduler"]["base_lrs"] == [pytest.approx(1e-3)]
+
+
 @pytest.mark.parametrize("sample_q", ["0", "20"])
 def test_train_liif_head(image_dir, tmp_path, sample_q):
     assert main(["--out", str(tmp_path), "--data", str(image_dir), "--steps", "1", "--head", "liif",

@@ -47,6 +47,7 @@ __all__ = ["main", "train"]
 
 CKPT_NAME, LOG_NAME = "checkpoint.pt", "train_log.json"
 LOG_LAMBDA_RANGE = (math.log(1e-2), math.log(1e2))
+DOWN_LR, UP_LR = 2e-4, 1e-4      # default Adam learning rates of the downscaler and the upscaler
 
 
 def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
@@ -64,8 +65,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--lr-psnr-target", type=float, default=36.0, help="adapt lambda so that the batch "
                    "PSNR(LR, bicubic LR) stays near this (dB; default 36, 0: fixed lambda)")
     p.add_argument("--lambda-rate", type=float, default=0.01, help="dual-ascent rate of log lambda per dB")
-    p.add_argument("--lr", type=float, default=2e-4, help="Adam learning rate of the downscaler (default 2e-4)")
-    p.add_argument("--lr-up", type=float, default=1e-4, help="Adam learning rate of the upscaler (default 1e-4)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate of the downscaler (default 2e-4; "
+                   "with --resume: replaces the checkpoint's current rate when given)")
+    p.add_argument("--lr-up", type=float, default=None, help="Adam learning rate of the upscaler (default 1e-4; "
+                   "with --resume as --lr)")
     add_run_arguments(p)
     p.add_argument("--export", type=Path, default=None, metavar="CHECKPOINT",
                    help="instead of training: write CHECKPOINT as a weights file (see --export-to)")
@@ -93,13 +96,14 @@ def train(args: argparse.Namespace) -> dict:
     cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down}, "up": {"size": args.up, "head": "cuf"}}
     torch.manual_seed(args.seed)
     model = (_new_model(cfg, "none") if ckpt is not None else _new_model(cfg, args.up_init)).to(device)
-    opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": args.lr},
-                            {"params": model.up_net.parameters(), "lr": args.lr_up}])
+    opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": DOWN_LR if args.lr is None else args.lr},
+                            {"params": model.up_net.parameters(), "lr": UP_LR if args.lr_up is None else args.lr_up}])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
     step, elapsed, log_lambda = 0, 0.0, math.log(args.lambda_lr)
     log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
     if ckpt is not None:
-        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path)
+        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path,
+                                         learning_rates=(args.lr, args.lr_up))
         log_lambda = ckpt.get("log_lambda", log_lambda)
     net = proc.wrap(model)
 

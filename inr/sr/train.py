@@ -43,7 +43,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--model", default="small", choices=["tiny", "small", "large"], help="encoder size")
     p.add_argument("--head", default="cuf", choices=["cuf", "liif"])
     add_data_arguments(p)
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large; "
+                   "with --resume: replaces the checkpoint's current rate when given)")
     p.add_argument("--init-encoder", type=Path, default=None,
                    help="start the encoder from this SR checkpoint or weights file (same encoder size)")
     p.add_argument("--freeze-encoder", action="store_true", help="train the head only (kept on --resume)")
@@ -76,7 +77,8 @@ def train(args: argparse.Namespace) -> dict:
     step, elapsed = 0, 0.0
     log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": proc.world}, "entries": [], "eval": []}
     if ckpt is not None:
-        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path)
+        step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path,
+                                         learning_rates=(args.lr,))
     net = proc.wrap(model)
     rank = proc.rank
 
