@@ -107,6 +107,15 @@ def test_plot_log(tmp_path):
     assert plot_main([str(log), "-o", str(out)]) == 0
 
 
+def test_plot_log_tick_labels_tell_close_ticks_apart():
+    from inr.sr.plot_log import _fmt, _ticks
+
+    for lo, hi in [(30.84, 30.93), (28.7, 31.0), (0.021, 0.032), (100.0, 5000.0)]:
+        ticks = _ticks(lo, hi)
+        labels = [_fmt(t, ticks[1] - ticks[0]) for t in ticks]
+        assert len(set(labels)) == len(labels) >= 2, labels
+
+
 @pytest.mark.skipif(not HAVE_SET5, reason="../shared/data/sr/Set5 not present")
 def test_train_eval_every_and_old_log_resume(tmp_path):
     from inr.sr.train import main as train_main

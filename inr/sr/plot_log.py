@@ -38,13 +38,15 @@ def _ticks(lo: float, hi: float, n: int = 5) -> List[float]:
     return out
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float, step: float = 0.1) -> str:
+    """A tick or value label; `step` (the tick spacing) sets the decimals of values >= 10."""
     if v == 0:
         return "0"
     if abs(v) >= 1000:
         return f"{v:.0f}" if abs(v) < 1e6 else f"{v:.2g}"
     if abs(v) >= 10:
-        return f"{v:.1f}".rstrip("0").rstrip(".")
+        decimals = max(1, math.ceil(-math.log10(step) - 1e-9)) if step > 0 else 1
+        return f"{v:.{decimals}f}".rstrip("0").rstrip(".")
     return f"{v:.3g}"
 
 
@@ -75,11 +77,13 @@ def _panel(draw: ImageDraw.ImageDraw, font, top: int, title: str, points: Sequen
     def to_px(x: float, y: float) -> Tuple[float, float]:
         return (left + (x - xlo) / (xhi - xlo) * (right - left), y1 - (y - ylo) / (yhi - ylo) * (y1 - y0))
 
-    for t in _ticks(ylo, yhi):
+    y_ticks = _ticks(ylo, yhi)
+    y_step = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.1
+    for t in y_ticks:
         _, py = to_px(xlo, t)
         draw.line([left - 4, py, left, py], fill=(0, 0, 0))
         draw.line([left + 1, py, right - 1, py], fill=(225, 225, 225))
-        label = _fmt(t)
+        label = _fmt(t, y_step)
         draw.text((left - 8 - 6 * len(label), py - 6), label, fill=(0, 0, 0), font=font)
     xy = [to_px(x, y) for x, y in pts]
     if len(xy) > 1:
@@ -87,7 +91,7 @@ def _panel(draw: ImageDraw.ImageDraw, font, top: int, title: str, points: Sequen
     for px, py in xy if len(xy) <= 60 else xy[-1:]:
         draw.ellipse([px - 2.5, py - 2.5, px + 2.5, py + 2.5], fill=color)
     last = pts[-1]
-    draw.text((right - 150, top + 8), f"last: {_fmt(last[1])} @ {int(last[0])}", fill=color, font=font)
+    draw.text((right - 150, top + 8), f"last: {_fmt(last[1], 0.01)} @ {int(last[0])}", fill=color, font=font)
 
 
 def plot_log(log: dict, out: Path) -> Path:
@@ -100,7 +104,9 @@ def plot_log(log: dict, out: Path) -> Path:
     draw = ImageDraw.Draw(img)
     font = ImageFont.load_default()
     cfg = log.get("config", {})
-    name = f" ({cfg.get('size', '?')}/{cfg.get('head', '?')})" if cfg else ""
+    parts = [cfg.get(key) if isinstance(cfg.get(key), str) else (cfg.get(key) or {}).get("size")
+             for key in ("size", "head", "down", "up")]
+    name = f" ({'/'.join(p for p in parts if p)})" if any(parts) else ""
     _panel(draw, font, 0, f"training L1 loss{name}", loss, x_range, (200, 60, 40), "no loss entries")
     _panel(draw, font, PANEL_H, "Set5 x4 Y-PSNR (dB)", evals, x_range, (40, 90, 200), "no eval entries")
     out = Path(out)
