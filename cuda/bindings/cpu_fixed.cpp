@@ -2,6 +2,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -20,20 +21,29 @@ void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("_inr_cpu fixed-point kernels: " + what);
 }
 
-// Taps [n, 4]: indices within [0, limit).
-void check_taps(const cpu_array<const int64_t, nb::ndim<2>>& index, const cpu_array<const int64_t, nb::ndim<2>>& weight,
-                int64_t limit, const char* what) {
+// Taps [n, 4]: indices within [0, limit). Returns the highest index (-1 when there are none).
+int64_t check_taps(const cpu_array<const int64_t, nb::ndim<2>>& index, const cpu_array<const int64_t, nb::ndim<2>>& weight,
+                   int64_t limit, const char* what) {
     require(index.shape(1) == 4 && weight.shape(1) == 4 && index.shape(0) == weight.shape(0),
             std::string(what) + " taps must be [n, 4] index and weight arrays");
     const int64_t* p = index.data();
     const int64_t* q = weight.data();
     bool index_ok = true, weight_ok = true;
+    int64_t highest = -1;
     for (size_t i = 0; i < index.shape(0) * 4; ++i) {
         index_ok &= p[i] >= 0 && p[i] < limit;
         weight_ok &= q[i] >= -(int64_t{1} << 14) && q[i] <= (int64_t{1} << 14);
+        highest = std::max(highest, p[i]);
     }
     require(index_ok, std::string(what) + " tap index out of the grid");
     require(weight_ok, std::string(what) + " tap weight out of range");
+    return highest;
+}
+
+// The lowest index of taps already checked (0 when there are none).
+int64_t lowest_tap(const cpu_array<const int64_t, nb::ndim<2>>& index) {
+    const int64_t* p = index.data();
+    return index.shape(0) ? *std::min_element(p, p + index.shape(0) * 4) : 0;
 }
 
 }  // namespace
@@ -82,11 +92,13 @@ void bind_fixed(nb::module_& m) {
             const int64_t h = grid.shape(0), w = grid.shape(1);
             require(h >= 1 && w >= 1, "empty grid");
             const double* g = grid.data();
-            bool in_range = true;
-            for (int64_t i = 0; i < h * w; ++i) in_range &= g[i] > -1048576.0 && g[i] < 1048576.0;
-            require(in_range, "grid value out of range (|v| < 2^20)");
-            check_taps(row_index, row_weight, h, "row");
+            const int64_t last_row = check_taps(row_index, row_weight, h, "row");
             check_taps(col_index, col_weight, w, "column");
+            // only the rows the taps read are checked: a band of rows costs a band, not the grid
+            bool in_range = true;
+            for (int64_t i = lowest_tap(row_index) * w; i < (last_row + 1) * w; ++i)
+                in_range &= g[i] > -1048576.0 && g[i] < 1048576.0;
+            require(in_range, "grid value out of range (|v| < 2^20)");
             require(out.shape(0) == row_index.shape(0) && out.shape(1) == col_index.shape(0),
                     "out must be [n_rows, n_cols]");
             require(out.stride(0) >= 0 && out.stride(1) >= 0, "out strides must be non-negative");
