@@ -105,7 +105,7 @@ def encode(img: Any, quality: float = 6.0, *, lossless: bool = False, bpp: Optio
             raise ValueError("bpp and psnr targets do not apply to lossless coding")
         return _encode_lossless(coded, header, _as_lossless_preset(preset, iterations), progress, seed)
     chosen = _as_preset(preset, iterations)
-    bar = _progress_bar(progress, max(0, chosen.context_warmup) + chosen.iterations)
+    bar = _progress_bar(progress, chosen.total_steps)
     try:
         if bpp is None and psnr is None:
             return _encode_once(coded, header, quality_to_lambda(quality), chosen, bar, seed)

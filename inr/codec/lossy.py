@@ -1,9 +1,12 @@
 """Lossy mode: rate-distortion training of a `LatentModel`, then fixed-point coding.
 
-`encode_lossy` starts from a closed-loop Laplacian pyramid (per-level steps), fits the
-context model alone to those latents (cheap, most of the budget), then overfits the model
-to the picture by minimising MSE + lambda * bits per pixel (optionally uniform noise on the
-latents first, then rounding with a straight-through gradient), quantises the network weights (precision picked by rate-distortion), and codes
+`encode_lossy` starts from a closed-loop Laplacian pyramid (per-level steps, dead-zone
+rounding), fits the context model alone to those latents (cheap: no rendering), improves
+the integer latents by greedy rate-distortion sweeps (`inr.codec.rdo`, refitting the
+context model after each round), then overfits the model to the picture by minimising
+MSE + lambda * bits per pixel (optionally uniform noise on the latents first, then
+rounding with a straight-through gradient), quantises the network weights (each
+precision picked by rate-distortion, the context's by total bits), and codes
 everything into one range-coded stream. `decode_lossy` rebuilds the integer latents and
 weights and renders them with `inr.codec.fixed`, at the native size or any other.
 """
@@ -21,6 +24,7 @@ from inr._threads import torch_threads
 from inr.codec.container import FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
+from inr.codec.rdo import optimise_latents
 from inr.codec.latents import (LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, level_shapes,
                                parent_taps, phase_of, pixel_taps)
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -28,7 +32,7 @@ from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
 __all__ = ["LossyConfig", "PRESETS", "encode_lossy", "decode_lossy"]
 
 _WEIGHT_BITS = range(4, 13)
-_CONTEXT_BITS = 8
+_CONTEXT_BITS = range(3, 9)
 _OUT_FRAC = 16
 _ROW_CHUNK_PIXELS = 1 << 18
 _MAX_SHIFT = 12
@@ -97,15 +101,28 @@ class Preset:
     noise_fraction: float = 0.8   # share of the iterations trained with uniform noise (then rounding)
     context_warmup: int = 0       # rate-only iterations fitting the context model to the initial latents
     context_lr: float = 3e-2
+    deadzone: float = 0.0         # initial latents: |x| < 0.5 + deadzone rounds to 0 (rate-distortion rounding)
+    rdo_sweeps: int = 0           # greedy rate-distortion sweeps over the latents (`inr.codec.rdo`) per round
+    context_refit: int = 0        # context-only iterations refitting the entropy model after each round of sweeps
+    rdo_rounds: int = 1
+
+    @property
+    def total_steps(self) -> int:
+        """Progress steps of one encode: warm-up, sweeps, refit, joint iterations."""
+        rounds = self.rdo_rounds if self.rdo_sweeps > 0 else 0
+        return max(0, self.context_warmup) + rounds * (self.rdo_sweeps + max(0, self.context_refit)) + self.iterations
 
 
 PRESETS = {
-    # most of the budget goes to the entropy model (cheap: no rendering); the joint
-    # rate-distortion iterations mainly adapt the synthesis to the rounded latents
+    # Laplacian-pyramid start (dead-zone rounding), entropy model fitted to it, then rounds
+    # of greedy rate-distortion sweeps over the latents each followed by a refit of the
+    # entropy model; the few joint iterations mainly adapt the synthesis to the latents
     "fast": Preset(n_levels=7, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
-                   step_factor=3.0, level_gain=2.0, noise_fraction=0.0, context_warmup=600, context_lr=5e-2),
+                   step_factor=3.5, level_gain=2.0, noise_fraction=0.0, context_warmup=300, context_lr=5e-2,
+                   deadzone=0.15, rdo_sweeps=4, context_refit=150, rdo_rounds=2),
     "best": Preset(n_levels=7, hidden=(24, 24), context_hidden=24, iterations=100, learning_rate=1e-2, latent_lr_scale=3.0,
-                   step_factor=3.0, level_gain=2.0, noise_fraction=0.0, context_warmup=2000, context_lr=5e-2),
+                   step_factor=3.5, level_gain=2.0, noise_fraction=0.0, context_warmup=1000, context_lr=5e-2,
+                   deadzone=0.15, rdo_sweeps=4, context_refit=300, rdo_rounds=4),
 }
 
 
@@ -257,7 +274,12 @@ def _colour_transform(channels: int) -> torch.Tensor:
     return transform
 
 
-def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float) -> None:
+def _round_deadzone(values: torch.Tensor, deadzone: float) -> torch.Tensor:
+    return torch.sign(values) * torch.clamp(torch.floor(values.abs() + (0.5 - deadzone)), min=0.0)
+
+
+def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float,
+                deadzone: float = 0.0) -> None:
     """Laplacian-pyramid start: coarse-to-fine area averages of the luma/chroma residual in
     units of a per-level quantisation step, read back by the linear skip."""
     channels, height, width = target.shape
@@ -273,20 +295,21 @@ def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gai
             padded = torch.nn.functional.pad(residual[None], (0, w * factor - width, 0, h * factor - height),
                                              mode="replicate")[0] if level else residual
             cells = torch.nn.functional.avg_pool2d(padded[None], factor)[0] / steps[level] if level else residual / steps[0]
+            cells = _round_deadzone(cells, deadzone)
             model.latents[level].copy_(cells)
-            residual = residual - interpolate(torch.round(cells), *model._pixel_taps[level]) * steps[level]
+            residual = residual - interpolate(cells, *model._pixel_taps[level]) * steps[level]
         inverse = torch.linalg.inv(transform)
         model.feature_scale.copy_(torch.tensor([s for s in steps for _ in range(channels)]))
         model.skip.weight.copy_(torch.cat([inverse] * model.n_levels, dim=1))
         model.skip.bias.copy_(inverse @ mean.view(-1))
 
 
-def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset,
-                     progress: Optional[Callable[[int, int, dict], None]]) -> None:
-    """Fit the context model alone to the rounded initial latents (cheap: no rendering, and
-    the context features of the frozen latents are computed once), so the joint training
-    starts from a working entropy model. Progress counts these steps first."""
-    if preset.context_warmup <= 0:
+def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rate: float,
+                     progress: Optional[Callable[[int, dict], None]]) -> None:
+    """Fit the context model alone to the rounded latents (cheap: no rendering, and the
+    context features of the frozen latents are computed once), so the joint training
+    starts from a working entropy model."""
+    if steps <= 0:
         return
     k = model.channels
     with torch.no_grad():
@@ -301,10 +324,10 @@ def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset,
         order = torch.randperm(values.numel())
         features, values, slot = features[order], values[order], slot[order]
         bounds = [values.numel() * b // n_batches for b in range(n_batches + 1)]
-    optimizer = torch.optim.Adam(list(model.context.parameters()) + [model.context_bias], lr=preset.context_lr)
-    for step in range(preset.context_warmup):
+    optimizer = torch.optim.Adam(list(model.context.parameters()) + [model.context_bias], lr=learning_rate)
+    for step in range(steps):
         for group in optimizer.param_groups:
-            group["lr"] = preset.context_lr * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / preset.context_warmup)))
+            group["lr"] = learning_rate * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         lo, hi = bounds[step % n_batches], bounds[step % n_batches + 1]
         params = model.context(features[lo:hi]) + model.context_bias.view(-1, 2)[slot[lo:hi]]
         bpp = laplace_bits(values[lo:hi], params[:, 0], params[:, 1]).sum() * (n_batches / n_pixels)
@@ -312,14 +335,24 @@ def _warm_up_context(model: LatentModel, n_pixels: int, preset: Preset,
         bpp.backward()
         optimizer.step()
         if progress is not None:
-            progress(step + 1, preset.context_warmup + preset.iterations, {"latent bpp": bpp.item()})
+            progress(1, {"latent bpp": bpp.item()})
 
 
 def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
            progress: Optional[Callable[[int, int, dict], None]]) -> None:
     n_pixels = target.shape[1] * target.shape[2]
-    _warm_up_context(model, n_pixels, preset, progress)
-    warmup = max(0, preset.context_warmup)
+    done = 0
+
+    def advance(steps: int, metrics: dict) -> None:
+        nonlocal done
+        done += steps
+        if progress is not None:
+            progress(done, preset.total_steps, metrics)
+
+    _warm_up_context(model, n_pixels, preset.context_warmup, preset.context_lr, advance)
+    for _ in range(preset.rdo_rounds if preset.rdo_sweeps > 0 else 0):
+        optimise_latents(model, target, lam, preset.rdo_sweeps, lambda sweep: advance(1, {}))
+        _warm_up_context(model, n_pixels, preset.context_refit, preset.context_lr, advance)
     latents = list(model.latents.parameters())
     weights = [p for n, p in model.named_parameters() if not n.startswith("latents")]
     optimizer = torch.optim.Adam([{"params": latents, "scale": preset.latent_lr_scale}, {"params": weights, "scale": 1.0}],
@@ -340,9 +373,7 @@ def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        if progress is not None:
-            progress(warmup + step + 1, warmup + total,
-                     {"psnr": -10 * math.log10(max(mse.item(), 1e-12)), "bpp": bpp.item()})
+        advance(1, {"psnr": -10 * math.log10(max(mse.item(), 1e-12)), "bpp": bpp.item()})
 
 
 def _linears(module: torch.nn.Module) -> List[torch.nn.Linear]:
@@ -379,50 +410,84 @@ def _dequantize_net(layers, bits: int, column_shift: np.ndarray):
              torch.from_numpy(b / 2.0 ** bits).float()) for i, (w, b) in enumerate(layers)]
 
 
-def _pick_synthesis_bits(model: LatentModel, target: torch.Tensor, lam: float, column_shift: np.ndarray,
-                         skip_layers) -> int:
-    """Weight precision minimising MSE + lambda * (weight bits per pixel) on the rounded latents."""
-    n_pixels = target.shape[1] * target.shape[2]
-    rounded = [torch.round(y.detach()) for y in model.latents]
-    linears = _linears(model.synthesis)
-    original = [(m.weight.detach().clone(), m.bias.detach().clone()) for m in linears]
-    folded = model.folded_layers(model.synthesis)
-    scale = model.feature_scale.clone()
-    skip_original = (model.skip.weight.detach().clone(), model.skip.bias.detach().clone())
-    best, best_cost = _WEIGHT_BITS[-1], float("inf")
-    with torch.no_grad():
-        model.feature_scale.fill_(1.0)
-        model.skip.weight.copy_(skip_layers[0][0])
-        model.skip.bias.copy_(skip_layers[0][1])
-        for bits in _WEIGHT_BITS:
-            layers = _quantize_net(folded, bits, column_shift)
-            for m, (w, b) in zip(linears, _dequantize_net(layers, bits, column_shift)):
-                m.weight.copy_(w)
-                m.bias.copy_(b)
-            mse = torch.mean((model.render(rounded) - target) ** 2).item()
-            flat = _flat(layers)
-            cost = mse + lam * _laplace_cost(flat, _best_scale(flat)) / n_pixels
-            if cost < best_cost:
-                best, best_cost = bits, cost
-        for m, (w, b) in zip(linears, original):
-            m.weight.copy_(w)
-            m.bias.copy_(b)
-        model.skip.weight.copy_(skip_original[0])
-        model.skip.bias.copy_(skip_original[1])
-        model.feature_scale.copy_(scale)
-    return best
+def _set_layers(module: torch.nn.Module, layers) -> None:
+    for m, (w, b) in zip(_linears(module), layers):
+        m.weight.copy_(w)
+        m.bias.copy_(b)
 
 
-def _skip_bits(model: LatentModel, column_shift: np.ndarray) -> int:
+def _finest_skip_bits(skip, column_shift: np.ndarray) -> int:
     """Finest precision at which every linear (skip) weight stays codable."""
-    (w, b), = model.folded_layers(model.skip)
+    (w, b), = skip
     largest = max(float((w.abs() * torch.from_numpy(np.exp2(column_shift)).float()[None, :]).max()), float(b.abs().max()))
     return int(max(0, min(16, math.floor(math.log2(VALUE_LIMIT / max(largest, 1e-9))))))
 
 
-def _laplace_cost(values: np.ndarray, scale_index: int) -> float:
-    scale = 2.0 ** (LOG2_SCALE_MIN + scale_index / SCALE_STEPS_PER_OCTAVE)
-    return float(np.sum(np.abs(values) / scale / math.log(2) + math.log2(2 * scale)))
+def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, column_shift: np.ndarray) -> Tuple[int, int]:
+    """Weight precisions of the linear skip, then of the synthesis MLP, each minimising
+    MSE + lambda * (weight bits per pixel) on the rounded latents."""
+    n_pixels = target.shape[1] * target.shape[2]
+    rounded = [torch.round(y.detach()) for y in model.latents]
+    nets = {"skip": model.folded_layers(model.skip), "synthesis": model.folded_layers(model.synthesis)}
+    saved = {name: p.detach().clone() for name, p in model.named_parameters() if not name.startswith("latents")}
+    scale = model.feature_scale.clone()
+
+    def best_bits(name: str, candidates: Sequence[int]) -> int:
+        best, best_cost = candidates[-1], float("inf")
+        for bits in candidates:
+            layers = _quantize_net(nets[name], bits, column_shift)
+            _set_layers(getattr(model, name), _dequantize_net(layers, bits, column_shift))
+            mse = torch.mean((model.render(rounded) - target) ** 2).item()
+            flat = _flat(layers)
+            cost = mse + lam * _weight_bits(flat, _best_scale(flat)) / n_pixels
+            if cost < best_cost:
+                best, best_cost = bits, cost
+        layers = _quantize_net(nets[name], best, column_shift)
+        _set_layers(getattr(model, name), _dequantize_net(layers, best, column_shift))
+        return best
+
+    with torch.no_grad():
+        model.feature_scale.fill_(1.0)
+        _set_layers(model.synthesis, nets["synthesis"])
+        finest = _finest_skip_bits(nets["skip"], column_shift)
+        skip_bits = best_bits("skip", range(max(0, finest - 8), finest + 1))
+        synthesis_bits = best_bits("synthesis", _WEIGHT_BITS)
+        for name, p in model.named_parameters():
+            if name in saved:
+                p.copy_(saved[name])
+        model.feature_scale.copy_(scale)
+    return skip_bits, synthesis_bits
+
+
+def _pick_context_bits(model: LatentModel) -> int:
+    """Precision of the context weights and offsets minimising the bits of the rounded
+    latents plus the bits of the quantised weights (the precision does not touch distortion)."""
+    rounded = [torch.round(y.detach()) for y in model.latents]
+    saved = [p.detach().clone() for p in model.context.parameters()], model.context_bias.detach().clone()
+    best, best_cost = _CONTEXT_BITS[-1], float("inf")
+    with torch.no_grad():
+        for bits in _CONTEXT_BITS:
+            layers = _weights_of(model.context, bits)
+            bias = quantize_weights(saved[1].numpy(), bits, VALUE_LIMIT)
+            _set_layers(model.context, [(torch.from_numpy(w / 2.0 ** bits).float(), torch.from_numpy(b / 2.0 ** bits).float())
+                                        for w, b in layers])
+            model.context_bias.copy_(torch.from_numpy(bias / 2.0 ** bits))
+            flat = _flat(layers)
+            cost = (model.rate_bits(rounded).item() + _weight_bits(flat, _best_scale(flat))
+                    + _weight_bits(bias.ravel(), N_SCALES - 1))
+            if cost < best_cost:
+                best, best_cost = bits, cost
+            for p, value in zip(model.context.parameters(), saved[0]):
+                p.copy_(value)
+            model.context_bias.copy_(saved[1])
+    return best
+
+
+def _weight_bits(values: np.ndarray, scale_index: int) -> int:
+    """Bits of a weight group coded on its own (the encoder picks precisions by this)."""
+    encoder = Encoder()
+    _encode_weights(encoder, values, scale_index)
+    return 8 * len(encoder.finish())
 
 
 def _encode_weights(encoder: Encoder, flat: np.ndarray, scale: int) -> None:
@@ -450,18 +515,18 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     channels, height, width = target.shape
     n_levels = max(1, min(preset.n_levels, int(math.log2(max(height, width))) + 1))
     model = LatentModel(height, width, channels, n_levels, preset.hidden, preset.context_hidden)
-    _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain)
+    _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain, preset.deadzone)
     shifts = _level_shifts(model)
     model.context_shift = list(shifts)
     model.fit_context_bias()
     _train(model, target, lam, preset, progress)
     column_shift = _column_shift(model, shifts)
-    skip_bits = _skip_bits(model, column_shift)
+    skip_bits, synthesis_bits = _pick_precisions(model, target, lam, column_shift)
+    context_bits = _pick_context_bits(model)
     skip = _quantize_net(model.folded_layers(model.skip), skip_bits, column_shift)
-    synthesis_bits = _pick_synthesis_bits(model, target, lam, column_shift, _dequantize_net(skip, skip_bits, column_shift))
-    context = _weights_of(model.context, _CONTEXT_BITS)
+    context = _weights_of(model.context, context_bits)
     synthesis = _quantize_net(model.folded_layers(model.synthesis), synthesis_bits, column_shift)
-    config = LossyConfig(n_levels, tuple(preset.hidden), preset.context_hidden, _CONTEXT_BITS, synthesis_bits, skip_bits,
+    config = LossyConfig(n_levels, tuple(preset.hidden), preset.context_hidden, context_bits, synthesis_bits, skip_bits,
                          _best_scale(_flat(context)), _best_scale(_flat(synthesis)), _best_scale(_flat(skip)), shifts)
     latents = [np.clip(torch.round(y.detach()).numpy().astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT)
                for y in model.latents]
@@ -469,7 +534,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     _encode_weights(encoder, _flat(context), config.context_scale)
     _encode_weights(encoder, _flat(synthesis), config.synthesis_scale)
     _encode_weights(encoder, _flat(skip), config.skip_scale)
-    context_bias = quantize_weights(model.context_bias.detach().numpy(), _CONTEXT_BITS, VALUE_LIMIT)
+    context_bias = quantize_weights(model.context_bias.detach().numpy(), context_bits, VALUE_LIMIT)
     _encode_weights(encoder, context_bias.ravel(), N_SCALES - 1)
 
     def code(level, channel, rows, cols, mean, log2_scale):

@@ -1,0 +1,94 @@
+"""Rate-distortion optimised quantisation of the lossy codec's latents (inr.codec.rdo)."""
+import math
+
+import pytest
+import torch
+
+from inr.codec.latents import LatentModel, interpolate
+from inr.codec.rdo import _adjoint, _bump_energy, optimise_latents
+
+
+def _model(height=21, width=34, levels=4, seed=0) -> LatentModel:
+    torch.manual_seed(seed)
+    model = LatentModel(height, width, 3, levels, hidden=(8,), context_hidden=8)
+    with torch.no_grad():
+        model.feature_scale.copy_(torch.tensor([0.05 * 2.0 ** -i for i in range(levels) for _ in range(3)]))
+        model.skip.weight.copy_(torch.randn(3, 3 * levels) * 0.5 + torch.cat([torch.eye(3)] * levels, dim=1))
+        model.context_bias[..., 1] = 0.5
+    return model
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_adjoint_is_the_transpose_of_interpolation(level):
+    model = _model()
+    rows, cols = model._pixel_taps[level]
+    h, w = model.shapes[level]
+    cells = torch.randn(h, w, dtype=torch.float64)
+    picture = torch.randn(21, 34, dtype=torch.float64)
+    rows64 = (rows[0], rows[1].double())
+    cols64 = (cols[0], cols[1].double())
+    forward = interpolate(cells[None], rows64, cols64)[0]
+    assert torch.allclose((forward * picture).sum(), (cells * _adjoint(picture, rows64, cols64, (h, w))).sum(),
+                          rtol=1e-12)
+
+
+def test_bump_energy_is_the_squared_norm_of_every_cell_bump_edges_included():
+    model = _model()
+    level = 2
+    rows, cols = model._pixel_taps[level]
+    h, w = model.shapes[level]
+    energy = _bump_energy(rows, h)[:, None] * _bump_energy(cols, w)[None, :]
+    for i in range(h):
+        for j in range(w):
+            delta = torch.zeros(1, h, w)
+            delta[0, i, j] = 1.0
+            bump = interpolate(delta, rows, cols)
+            assert math.isclose(float((bump ** 2).sum()), float(energy[i, j]), rel_tol=1e-5)
+
+
+def _cost(model: LatentModel, target: torch.Tensor, lam: float) -> float:
+    latents = [y.detach() for y in model.latents]
+    n_pixels = target.shape[1] * target.shape[2]
+    with torch.no_grad():
+        return float(torch.mean((model.render(latents) - target) ** 2) + lam * model.rate_bits(latents) / n_pixels)
+
+
+def test_sweeps_lower_the_exact_cost_by_the_predicted_amount_when_bits_do_not_depend_on_neighbours():
+    # the context MLP's last layer is zero: every cell's bits depend on its own value
+    # only, so the predicted change of the cost is exact and never positive
+    model = _model()
+    torch.manual_seed(1)
+    target = torch.rand(3, 21, 34)
+    with torch.no_grad():
+        for y in model.latents:
+            y.copy_(torch.round(torch.randn_like(y) * 3))
+    lam = 1e-3
+    costs = [_cost(model, target, lam)]
+    for _ in range(3):
+        predicted = optimise_latents(model, target, lam, sweeps=1)
+        costs.append(_cost(model, target, lam))
+        assert predicted <= 0
+        assert math.isclose(costs[-1] - costs[-2], predicted, rel_tol=1e-3, abs_tol=1e-7)
+        assert all(bool((y == torch.round(y)).all()) for y in model.latents)
+    assert all(b <= a + 1e-9 for a, b in zip(costs, costs[1:])), costs
+    assert costs[-1] < 0.8 * costs[0], costs
+
+
+def test_sweeps_trade_rate_for_distortion_with_lambda():
+    target = torch.rand(3, 21, 34, generator=torch.Generator().manual_seed(2))
+    nonzero = {}
+    for lam in (1e-5, 1e-1):
+        model = _model()
+        with torch.no_grad():
+            for y in model.latents:
+                y.zero_()
+        optimise_latents(model, target, lam, sweeps=2)
+        nonzero[lam] = sum(int((y != 0).sum()) for y in model.latents)
+    assert nonzero[1e-1] < nonzero[1e-5]
+
+
+def test_progress_is_called_once_per_sweep():
+    model = _model()
+    seen = []
+    optimise_latents(model, torch.rand(3, 21, 34), 1e-3, sweeps=3, progress=seen.append)
+    assert seen == [1, 2, 3]
