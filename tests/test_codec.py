@@ -53,6 +53,23 @@ def test_round_trip_keeps_type_shape_and_resembles_the_input(shape, dtype):
     assert psnr(out, img, np.iinfo(dtype).max) > psnr(flat.reshape(img.shape), img, np.iinfo(dtype).max) + 10
 
 
+def test_large_picture_path_samples_the_context_fit_and_skips_joint_iterations(monkeypatch):
+    # the limits scaled down so a small picture takes the path of a multi-megapixel one
+    from inr.codec import lossy
+
+    monkeypatch.setattr(lossy, "_JOINT_MAX_PIXELS", 200)
+    monkeypatch.setattr(lossy, "_WARMUP_MAX_CELLS", 300)
+    seen = []
+    real_train = lossy._train
+    monkeypatch.setattr(lossy, "_train", lambda model, target, lam, preset, progress:
+                        seen.append(preset.iterations) or real_train(model, target, lam, preset, progress))
+    img = smooth(21, 34)
+    out = inr.decode(inr.encode(img, quality=10, iterations=STEPS))
+    assert seen == [0]
+    flat = np.broadcast_to(img.reshape(-1, 3).mean(0), img.reshape(-1, 3).shape).reshape(img.shape)
+    assert psnr(out, img, 255) > psnr(flat, img, 255) + 10
+
+
 def test_opaque_alpha_is_a_flag_and_comes_back_opaque():
     img = smooth(12, 17, 4)
     img[..., 3] = 255

@@ -92,3 +92,24 @@ def test_progress_is_called_once_per_sweep():
     seen = []
     optimise_latents(model, torch.rand(3, 21, 34), 1e-3, sweeps=3, progress=seen.append)
     assert seen == [1, 2, 3]
+
+
+def test_context_features_of_one_channel_equal_that_channel_of_the_full_level():
+    model = _model()
+    torch.manual_seed(3)
+    latents = [torch.round(torch.randn_like(y) * 3) for y in model.latents]
+    for level in range(model.n_levels):
+        full = model.context_features(latents, level)
+        for channel in range(3):
+            assert torch.equal(model.context_features(latents, level, channel), full[channel:channel + 1])
+
+
+def test_rate_by_channel_equals_the_rate_of_the_whole_model():
+    model = _model()
+    torch.manual_seed(4)
+    with torch.no_grad():
+        model.context[-1].weight.normal_(0, 0.3)           # a context that reads the neighbours
+    latents = [torch.round(torch.randn_like(y) * 3) for y in model.latents]
+    with torch.no_grad():
+        whole = float(model.rate_bits(latents))
+    assert math.isclose(model.rate_bits_by_channel(latents), whole, rel_tol=1e-5)

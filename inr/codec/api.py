@@ -88,8 +88,9 @@ def encode(img: Any, quality: float = 6.0, *, lossless: bool = False, bpp: Optio
     file not above it) or `psnr` (smallest file reaching it, dB over the coded channels), each
     found by a bisection over the quality (up to 6 encodes). `lossless=True` stores the
     samples exactly (decode gives back identical values; no rate control). `preset`: "fast"
-    (CPU-friendly) or "best"; `iterations` overrides the preset's optimisation steps (per
-    channel when lossless). Alpha: a fully opaque alpha channel is stored as a flag; any
+    (CPU-friendly) or "best"; `iterations` overrides the preset's joint optimisation steps
+    (per channel when lossless; lossy pictures above 2 megapixels skip those steps, their
+    memory grows with the picture, and rely on the rate-distortion sweeps). Alpha: a fully opaque alpha channel is stored as a flag; any
     other alpha is coded as one more channel (lossily or losslessly with the rest). Floats
     are coded at 16 bits. Deterministic for a given `seed`.
     """

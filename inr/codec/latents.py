@@ -21,7 +21,7 @@ fixed point (`inr.codec.fixed`) for coding.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -186,10 +186,14 @@ class LatentModel(nn.Module):
         features = features * self.feature_scale
         return (self.skip(features) + self.synthesis(features)).permute(2, 0, 1)
 
-    def context_features(self, latents: List[torch.Tensor], level: int) -> torch.Tensor:
-        """Float twin of `context_features_int` for every cell of a level: [K, h, w, inputs]."""
-        grid = latents[level]
-        k_channels, h, w = grid.shape
+    def context_features(self, latents: List[torch.Tensor], level: int, channel: Optional[int] = None) -> torch.Tensor:
+        """Float twin of `context_features_int` for every cell of a level: [K, h, w, inputs]
+        (one channel: [1, h, w, inputs])."""
+        full = latents[level]
+        k_channels = full.shape[0]
+        picked = slice(None) if channel is None else slice(channel, channel + 1)
+        grid = full[picked]
+        n, h, w = grid.shape
         padded = nn.functional.pad(grid, (1, 1, 1, 1))
         shifted = {(dr, dc): padded[:, 1 + dr:1 + dr + h, 1 + dc:1 + dc + w] for dr in (-1, 0, 1) for dc in (-1, 0, 1)}
         phase = self._phases[level]
@@ -200,14 +204,13 @@ class LatentModel(nn.Module):
             columns.append(unit * torch.where(phase == 1, shifted[_NEIGHBOURS[1][k]],
                                               torch.where(phase == 2, shifted[_NEIGHBOURS[2][k]], zero)))
         if level + 1 < self.n_levels:
-            columns.append(unit * interpolate(latents[level + 1], *self._parent_taps[level]))
+            columns.append(unit * interpolate(latents[level + 1][picked], *self._parent_taps[level]))
         else:
             columns.append(zero)
-        first = torch.cat([zero[:1], grid[:1].expand(k_channels - 1, h, w)], dim=0)
-        columns.append(unit * first)
+        ids = torch.arange(k_channels)[picked][:, None, None]
+        columns.append(unit * torch.where(ids > 0, full[:1].expand(n, h, w), zero))
         columns += [(phase == p).to(grid.dtype).expand_as(grid) for p in range(3)]
-        channel = torch.arange(k_channels)[:, None, None]
-        columns += [(channel == c).to(grid.dtype).expand_as(grid) for c in range(k_channels)]
+        columns += [(ids == c).to(grid.dtype).expand_as(grid) for c in range(k_channels)]
         return torch.stack(columns, dim=-1)
 
     def rate_bits(self, latents: List[torch.Tensor]) -> torch.Tensor:
@@ -216,6 +219,20 @@ class LatentModel(nn.Module):
         for level, y in enumerate(latents):
             params = self.context(self.context_features(latents, level)) + self.context_bias[level][:, None, None, :]
             total = total + laplace_bits(y, params[..., 0], params[..., 1]).sum()
+        return total
+
+    def channel_params(self, latents: List[torch.Tensor], level: int, channel: int) -> torch.Tensor:
+        """Context model output (mean, log2-scale) of every cell of one channel: [h, w, 2]."""
+        return self.context(self.context_features(latents, level, channel)[0]) + self.context_bias[level, channel]
+
+    def rate_bits_by_channel(self, latents: List[torch.Tensor]) -> float:
+        """`rate_bits` one (level, channel) at a time, without gradients (bounded memory)."""
+        with torch.no_grad():
+            total = 0.0
+            for level, y in enumerate(latents):
+                for channel in range(y.shape[0]):
+                    params = self.channel_params(latents, level, channel)
+                    total += float(laplace_bits(y[channel], params[..., 0], params[..., 1]).sum())
         return total
 
     def folded_layers(self, module: nn.Module) -> List[Tuple[torch.Tensor, torch.Tensor]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -37,6 +37,9 @@ _OUT_FRAC = 16
 _ROW_CHUNK_PIXELS = 1 << 18
 _MAX_SHIFT = 12
 _WARMUP_BATCH = 1 << 18
+_WARMUP_MAX_CELLS = 1 << 22      # context fits on larger pictures use a random sample of this many cells
+_JOINT_MAX_PIXELS = 1 << 21      # joint iterations render the whole picture with gradients: memory ~ pixels
+_SINGLE_THREAD_PIXELS = 1 << 20  # below this, one thread is fastest (small ops, synchronisation)
 
 
 @dataclass(frozen=True)
@@ -314,11 +317,19 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
     k = model.channels
     with torch.no_grad():
         rounded = [torch.round(y.detach()) for y in model.latents]
-        features = torch.cat([model.context_features(rounded, level).reshape(-1, context_inputs(k))
-                              for level in range(model.n_levels)])
-        values = torch.cat([y.reshape(-1) for y in rounded])
-        slot = torch.cat([(level * k + torch.arange(k)[:, None, None]).expand_as(y).reshape(-1)
-                          for level, y in enumerate(rounded)])
+        n_cells = sum(y.numel() for y in rounded)
+        keep = min(1.0, _WARMUP_MAX_CELLS / n_cells)     # large pictures: fit on a random sample of cells
+        parts = []
+        for level, y in enumerate(rounded):
+            for channel in range(k):
+                cell_features = model.context_features(rounded, level, channel).reshape(-1, context_inputs(k))
+                cell_values = y[channel].reshape(-1)
+                if keep < 1.0:
+                    pick = torch.randperm(cell_values.numel())[:max(1, round(cell_values.numel() * keep))]
+                    cell_features, cell_values = cell_features[pick], cell_values[pick]
+                parts.append((cell_features, cell_values, torch.full(cell_values.shape, level * k + channel)))
+        features, values, slot = (torch.cat(part) for part in zip(*parts))
+        represented = n_cells / values.numel()
         # mini-batches of about _WARMUP_BATCH cells in a fixed random order (large pictures)
         n_batches = max(1, round(values.numel() / _WARMUP_BATCH))
         order = torch.randperm(values.numel())
@@ -330,7 +341,7 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
             group["lr"] = learning_rate * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         lo, hi = bounds[step % n_batches], bounds[step % n_batches + 1]
         params = model.context(features[lo:hi]) + model.context_bias.view(-1, 2)[slot[lo:hi]]
-        bpp = laplace_bits(values[lo:hi], params[:, 0], params[:, 1]).sum() * (n_batches / n_pixels)
+        bpp = laplace_bits(values[lo:hi], params[:, 0], params[:, 1]).sum() * (n_batches * represented / n_pixels)
         optimizer.zero_grad(set_to_none=True)
         bpp.backward()
         optimizer.step()
@@ -473,7 +484,7 @@ def _pick_context_bits(model: LatentModel) -> int:
                                         for w, b in layers])
             model.context_bias.copy_(torch.from_numpy(bias / 2.0 ** bits))
             flat = _flat(layers)
-            cost = (model.rate_bits(rounded).item() + _weight_bits(flat, _best_scale(flat))
+            cost = (model.rate_bits_by_channel(rounded) + _weight_bits(flat, _best_scale(flat))
                     + _weight_bits(bias.ravel(), N_SCALES - 1))
             if cost < best_cost:
                 best, best_cost = bits, cost
@@ -504,8 +515,14 @@ def _n_weights(sizes: Sequence[int]) -> int:
 
 def encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,
                  progress: Optional[Callable[[int, int, dict], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
-    """Fit and code a [C, H, W] float picture in [0, 1]; returns (config bytes, payload)."""
-    with torch_threads(1):  # the per-iteration ops are small: extra threads mostly add synchronisation
+    """Fit and code a [C, H, W] float picture in [0, 1]; returns (config bytes, payload).
+
+    Pictures above _JOINT_MAX_PIXELS skip the joint iterations (their memory grows with the
+    picture); the rate-distortion sweeps still optimise their latents."""
+    n_pixels = target.shape[1] * target.shape[2]
+    if n_pixels > _JOINT_MAX_PIXELS:
+        preset = replace(preset, iterations=0)
+    with torch_threads(1 if n_pixels <= _SINGLE_THREAD_PIXELS else None):
         return _encode_lossy(target, lam, preset, max_value, progress, seed)
 
 

@@ -76,7 +76,7 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
     stride = 1 if identity else _STRIDE
     total = 0.0
     for channel in range(k_channels):
-        params = model.context(model.context_features(latents, level)[channel]) + model.context_bias[level, channel]
+        params = model.channel_params(latents, level, channel)
         mean, log2_scale = params[..., 0], params[..., 1]
         colour = colours[:, level * k_channels + channel]                 # [C]
         weight = float((colour * colour).sum()) * energy                  # d^2 coefficient of the SSE
