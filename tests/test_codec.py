@@ -70,6 +70,17 @@ def test_large_picture_path_samples_the_context_fit_and_skips_joint_iterations(m
     assert psnr(out, img, 255) > psnr(flat, img, 255) + 10
 
 
+def test_best_preset_round_trip():
+    # (its rate-distortion gain over "fast" is measured on Kodak, see benchmarks/README.md)
+    from inr.codec.lossy import PRESETS
+
+    assert PRESETS["best"].total_steps > PRESETS["fast"].total_steps
+    img = smooth(24, 31)
+    out = inr.decode(inr.encode(img, quality=8, preset="best", iterations=STEPS))
+    flat = np.broadcast_to(img.reshape(-1, 3).mean(0), img.reshape(-1, 3).shape).reshape(img.shape)
+    assert out.shape == img.shape and psnr(out, img, 255) > psnr(flat, img, 255) + 10
+
+
 def test_opaque_alpha_is_a_flag_and_comes_back_opaque():
     img = smooth(12, 17, 4)
     img[..., 3] = 255
