@@ -482,8 +482,7 @@ def _pick_context_bits(model: LatentModel) -> int:
         for bits in _CONTEXT_BITS:
             layers = _weights_of(model.context, bits)
             bias = quantize_weights(saved[1].numpy(), bits, VALUE_LIMIT)
-            _set_layers(model.context, [(torch.from_numpy(w / 2.0 ** bits).float(), torch.from_numpy(b / 2.0 ** bits).float())
-                                        for w, b in layers])
+            _set_layers(model.context, _dequantize_net(layers, bits, np.zeros(layers[0][0].shape[1])))
             model.context_bias.copy_(torch.from_numpy(bias / 2.0 ** bits))
             flat = _flat(layers)
             cost = (model.rate_bits_by_channel(rounded) + _weight_bits(flat, _best_scale(flat))
