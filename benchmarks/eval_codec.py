@@ -74,7 +74,8 @@ class Codec:
     slow: bool = False          # save the cache after every point
 
 
-def _pillow(fmt: str, **options: Any):
+def pillow_codec(fmt: str, **options: Any):
+    """(encode, decode) of a Pillow format at an integer `quality`, with extra save options."""
     def encode(img: np.ndarray, q: float) -> bytes:
         buffer = io.BytesIO()
         Image.fromarray(img).save(buffer, format=fmt, quality=int(q), **options)
@@ -89,9 +90,9 @@ def codecs(inr_qualities: Sequence[float], notes: List[str]) -> Dict[str, Codec]
     """The available codecs by name (a note for each unavailable one)."""
     import imagecodecs as ic
 
-    found = {"jpeg": Codec("jpeg", "JPEG", (5, 10, 20, 30, 40, 50, 60, 70, 80, 90), *_pillow("JPEG"))}
+    found = {"jpeg": Codec("jpeg", "JPEG", (5, 10, 20, 30, 40, 50, 60, 70, 80, 90), *pillow_codec("JPEG"))}
     if features.check("webp"):
-        found["webp"] = Codec("webp", "WebP", (0, 5, 10, 20, 30, 45, 60, 75, 85, 92), *_pillow("WEBP", method=6))
+        found["webp"] = Codec("webp", "WebP", (0, 5, 10, 20, 30, 45, 60, 75, 85, 92), *pillow_codec("WEBP", method=6))
     else:
         notes.append("WebP skipped: Pillow built without WebP")
     available = {"jpeg2000": ic.JPEG2K.available, "avif": ic.AVIF.available, "jpegxl": ic.JPEGXL.available}

@@ -10,7 +10,8 @@ from inr.codec import FormatError
 from inr.codec.container import MAGIC, Header, pack, unpack
 from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_rows
 from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, linear_layer, mlp_int, upsample_int
-from inr.codec.latents import LatentModel, interpolate, pixel_taps
+from inr.codec.latents import LatentModel, interpolate
+from inr.codec.layout import pixel_taps
 from inr.codec.tables import build_tables, tables
 
 
@@ -196,7 +197,7 @@ def _with_crc(body: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("offset,value,message", [
-    (8, 2, "version"), (9, 7, "mode"), (18, 5, "channel"), (19, 12, "bit depth"), (20, 4, "flags"),
+    (8, 3, "version"), (9, 7, "mode"), (18, 5, "channel"), (19, 12, "bit depth"), (20, 4, "flags"),
 ])
 def test_container_rejects_bad_fields(offset, value, message):
     body = bytearray(_valid_file()[:-4])

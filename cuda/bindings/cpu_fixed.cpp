@@ -21,19 +21,27 @@ void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("_inr_cpu fixed-point kernels: " + what);
 }
 
-// Taps [n, 4]: indices within [0, limit). Returns the highest index (-1 when there are none).
+// Taps [n, T] (1 <= T <= 16): indices within [0, limit), |weight| <= 2^14 and the weights of
+// one output sum in absolute value to <= 2^16 (with |grid| < 2^20 every partial sum stays
+// below 2^52: exact). Returns the highest index (-1 when there are none).
 int64_t check_taps(const cpu_array<const int64_t, nb::ndim<2>>& index, const cpu_array<const int64_t, nb::ndim<2>>& weight,
                    int64_t limit, const char* what) {
-    require(index.shape(1) == 4 && weight.shape(1) == 4 && index.shape(0) == weight.shape(0),
-            std::string(what) + " taps must be [n, 4] index and weight arrays");
+    const size_t taps = index.shape(1);
+    require(taps >= 1 && taps <= 16 && weight.shape(1) == taps && index.shape(0) == weight.shape(0),
+            std::string(what) + " taps must be [n, T] index and weight arrays, 1 <= T <= 16");
     const int64_t* p = index.data();
     const int64_t* q = weight.data();
     bool index_ok = true, weight_ok = true;
     int64_t highest = -1;
-    for (size_t i = 0; i < index.shape(0) * 4; ++i) {
-        index_ok &= p[i] >= 0 && p[i] < limit;
-        weight_ok &= q[i] >= -(int64_t{1} << 14) && q[i] <= (int64_t{1} << 14);
-        highest = std::max(highest, p[i]);
+    for (size_t n = 0; n < index.shape(0); ++n) {
+        int64_t total = 0;
+        for (size_t i = n * taps; i < (n + 1) * taps; ++i) {
+            index_ok &= p[i] >= 0 && p[i] < limit;
+            weight_ok &= q[i] >= -(int64_t{1} << 14) && q[i] <= (int64_t{1} << 14);
+            total += std::abs(q[i]);
+            highest = std::max(highest, p[i]);
+        }
+        weight_ok &= total <= (int64_t{1} << 16);
     }
     require(index_ok, std::string(what) + " tap index out of the grid");
     require(weight_ok, std::string(what) + " tap weight out of range");
@@ -43,7 +51,7 @@ int64_t check_taps(const cpu_array<const int64_t, nb::ndim<2>>& index, const cpu
 // The lowest index of taps already checked (0 when there are none).
 int64_t lowest_tap(const cpu_array<const int64_t, nb::ndim<2>>& index) {
     const int64_t* p = index.data();
-    return index.shape(0) ? *std::min_element(p, p + index.shape(0) * 4) : 0;
+    return index.shape(0) ? *std::min_element(p, p + index.shape(0) * index.shape(1)) : 0;
 }
 
 }  // namespace
@@ -104,14 +112,16 @@ void bind_fixed(nb::module_& m) {
             require(out.stride(0) >= 0 && out.stride(1) >= 0, "out strides must be non-negative");
             require(shift >= 0 && shift < 63, "shift out of range");
             inr::cpu::FixedInterpArgs a{g, h, w, row_index.data(), row_weight.data(),
-                                        static_cast<int64_t>(row_index.shape(0)), col_index.data(),
-                                        col_weight.data(), static_cast<int64_t>(col_index.shape(0)), out.data(),
+                                        static_cast<int64_t>(row_index.shape(0)),
+                                        static_cast<int64_t>(row_index.shape(1)), col_index.data(),
+                                        col_weight.data(), static_cast<int64_t>(col_index.shape(0)),
+                                        static_cast<int64_t>(col_index.shape(1)), out.data(),
                                         out.stride(0), out.stride(1), shift, threads < 1 ? 1 : threads};
             nb::gil_scoped_release release;
             inr::cpu::fixed_interp(a);
         },
         "grid"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "out"_a.noconvert(), "shift"_a,
         "threads"_a,
-        "Exact separable 4-tap interpolation of an integer grid, floor-divided by 2^shift, into out "
+        "Exact separable interpolation (1..16 taps per axis) of an integer grid, floor-divided by 2^shift, into out "
         "(float64, any strides, e.g. one feature plane of an interleaved array).");
 }

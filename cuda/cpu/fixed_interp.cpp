@@ -14,35 +14,32 @@ namespace inr::cpu::INR_CPU_VARIANT {
 
 void fixed_interp(const FixedInterpArgs& a) {
     const double scale = std::ldexp(1.0, -a.shift);
-    const int64_t n_cols = a.n_cols;
-    // Column taps tap-major ([4][n_cols]) with the weights as double: the column pass is
-    // then four gather-multiply-add sweeps over the output row (vectorisable).
-    std::vector<int64_t> col_index(static_cast<size_t>(4 * n_cols));
+    const int64_t n_cols = a.n_cols, row_taps = a.row_taps, col_taps = a.col_taps;
+    // Column taps tap-major ([col_taps][n_cols]) with the weights as double: the column pass
+    // is then one gather-multiply-add sweep over the output row per tap (vectorisable).
+    std::vector<int64_t> col_index(static_cast<size_t>(col_taps * n_cols));
     std::vector<double> col_weight(col_index.size());
     for (int64_t x = 0; x < n_cols; ++x)
-        for (int t = 0; t < 4; ++t) {
-            col_index[t * n_cols + x] = a.col_index[4 * x + t];
-            col_weight[t * n_cols + x] = static_cast<double>(a.col_weight[4 * x + t]);
+        for (int64_t t = 0; t < col_taps; ++t) {
+            col_index[t * n_cols + x] = a.col_index[col_taps * x + t];
+            col_weight[t * n_cols + x] = static_cast<double>(a.col_weight[col_taps * x + t]);
         }
     parallel_for(a.n_rows, a.threads, [&](int64_t begin, int64_t end) {
         std::vector<double> across(static_cast<size_t>(a.w)), line(static_cast<size_t>(n_cols));
         double* __restrict row = across.data();
         double* __restrict sum = line.data();
         for (int64_t y = begin; y < end; ++y) {
-            const int64_t* ri = a.row_index + 4 * y;
-            const int64_t* rw = a.row_weight + 4 * y;
-            const double* __restrict g0 = a.grid + ri[0] * a.w;
-            const double* __restrict g1 = a.grid + ri[1] * a.w;
-            const double* __restrict g2 = a.grid + ri[2] * a.w;
-            const double* __restrict g3 = a.grid + ri[3] * a.w;
-            const double w0 = static_cast<double>(rw[0]), w1 = static_cast<double>(rw[1]);
-            const double w2 = static_cast<double>(rw[2]), w3 = static_cast<double>(rw[3]);
-            for (int64_t x = 0; x < a.w; ++x) {
-                const double p0 = w0 * g0[x], p1 = w1 * g1[x], p2 = w2 * g2[x], p3 = w3 * g3[x];
-                row[x] = ((p0 + p1) + p2) + p3;
+            const int64_t* ri = a.row_index + row_taps * y;
+            const int64_t* rw = a.row_weight + row_taps * y;
+            std::fill(row, row + a.w, 0.0);
+            for (int64_t t = 0; t < row_taps; ++t) {
+                if (rw[t] == 0) continue;
+                const double* __restrict g = a.grid + ri[t] * a.w;
+                const double weight = static_cast<double>(rw[t]);
+                for (int64_t x = 0; x < a.w; ++x) row[x] = row[x] + weight * g[x];
             }
             std::fill(sum, sum + n_cols, 0.0);
-            for (int t = 0; t < 4; ++t) {
+            for (int64_t t = 0; t < col_taps; ++t) {
                 const int64_t* __restrict ci = col_index.data() + t * n_cols;
                 const double* __restrict cw = col_weight.data() + t * n_cols;
                 for (int64_t x = 0; x < n_cols; ++x) {

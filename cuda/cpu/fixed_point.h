@@ -29,20 +29,21 @@ void fixed_mlp(const FixedMlpArgs& a);
 struct FixedInterpArgs {
     const double* grid;         // [h, w] integer cells (held exactly in float64)
     int64_t h, w;
-    const int64_t* row_index;   // [n_rows, 4] cell rows of each output row (clamped to [0, h))
-    const int64_t* row_weight;  // [n_rows, 4] integer tap weights
-    int64_t n_rows;
-    const int64_t* col_index;   // [n_cols, 4] cell columns of each output column (clamped to [0, w))
-    const int64_t* col_weight;  // [n_cols, 4]
-    int64_t n_cols;
+    const int64_t* row_index;   // [n_rows, row_taps] cell rows of each output row (within [0, h))
+    const int64_t* row_weight;  // [n_rows, row_taps] integer tap weights
+    int64_t n_rows, row_taps;
+    const int64_t* col_index;   // [n_cols, col_taps] cell columns of each output column (within [0, w))
+    const int64_t* col_weight;  // [n_cols, col_taps]
+    int64_t n_cols, col_taps;
     double* out;                // out[y * row_stride + x * col_stride] (integers)
     int64_t row_stride, col_stride;
     int shift;                  // out = floor(sum / 2^shift)
     int threads;
 };
 
-// Separable 4-tap interpolation of an integer grid: rows first (per output row, the four
-// cell rows weighted), then columns, floor-divided by 2^shift. Every product and sum is an
+// Separable interpolation of an integer grid (any number of taps per axis; the codec's
+// bicubic bumps have 4, its wavelet bumps up to 16): rows first (per output row, its cell
+// rows weighted), then columns, floor-divided by 2^shift. Every product and sum is an
 // integer below 2^53, so all builds and thread counts give the same result.
 void fixed_interp(const FixedInterpArgs& a);
 

@@ -17,7 +17,7 @@ import torch
 from inr._image import to_tensor
 from inr.resample import resize
 from inr.codec.container import FormatError, Header, pack, unpack
-from inr.codec.latents import level_shapes
+from inr.codec.layout import Layout
 from inr.codec.lossless import LOSSLESS_PRESETS, LosslessPreset, decode_lossless, encode_lossless
 from inr.codec.lossy import PRESETS, LossyConfig, Preset, decode_lossy, encode_lossy
 from inr.codec.tables import TOTAL_BITS
@@ -211,8 +211,9 @@ def _output_size(header: Header, scale, size) -> Tuple[int, int]:
 
 
 def _check_payload_holds_latents(header: Header, config: bytes, payload: bytes) -> None:
-    levels = LossyConfig.from_bytes(config).n_levels
-    n_values = header.stored_channels * sum(h * w for h, w in level_shapes(header.height, header.width, levels))
+    lossy = LossyConfig.from_bytes(config, header.version)
+    layout = Layout(lossy.transform, header.height, header.width, lossy.n_levels)
+    n_values = header.stored_channels * sum(h * w for h, w in layout.shapes)
     if n_values > 2 * (8 * len(payload) + 64) / _MIN_SYMBOL_BITS:  # 2x margin
         raise FormatError(f"payload of {len(payload)} bytes is too short for {n_values} latent values")
 
@@ -229,7 +230,7 @@ def _decode_array(data: bytes, scale, size) -> np.ndarray:
     else:
         _check_payload_holds_latents(header, config, payload)
         pixels = decode_lossy(config, payload, header.height, header.width, header.stored_channels, max_value,
-                              (out_h, out_w))
+                              (out_h, out_w), header.version)
     if header.opaque_alpha:
         pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), max_value, pixels.dtype)], axis=-1)
     return pixels.astype(np.uint8 if header.bit_depth == 8 else np.uint16)

@@ -15,6 +15,9 @@ Layout (little endian)::
     payload    bytes    everything up to the CRC
     crc32      u32      zlib.crc32 of every byte before it
 
+Versions: 1 = the first format; 2 = the lossy config starts with a transform byte
+(0 = the bicubic pyramid of version 1, 1 = the CDF 9/7 wavelet; `inr.codec.lossy`).
+
 Every reader check raises `FormatError`; nothing is allocated from an unchecked size.
 """
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_SIDE", "MAX_PIXELS", "MODES", "FormatError", "Header", "pack", "unpack"]
 
 MAGIC = b"\x89INR\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MAX_SIDE = 65535
 MAX_PIXELS = 1 << 28
 MAX_CONFIG = 4096

@@ -1,18 +1,20 @@
 """The lossy codec's representation (Cool-chic family): latent grids + context model + synthesis.
 
-A picture is L latent grids of K channels, level i of ceil(H/2^i) x ceil(W/2^i) integer
-cells (Ladune et al., "COOL-CHIC", ICCV 2023; Kim et al., "C3", CVPR 2024). Every level is
-interpolated (bicubic, fixed taps) to the output pixel positions, and a per-pixel linear
-map plus a small MLP turn the L*K values into the colour. The encoder starts from a
-Laplacian-pyramid decomposition in a luma/chroma space read through the linear map, so the
-rate-distortion training refines a working codec instead of starting from zeros. Because the interpolation takes any positions, the
-decoder renders at any resolution.
+A picture is a set of latent grids of K channels (`inr.codec.layout`), a grid of level i
+having ceil(H/2^i) x ceil(W/2^i) integer cells (Ladune et al., "COOL-CHIC", ICCV 2023; Kim
+et al., "C3", CVPR 2024). Every cell adds a fixed separable bump to the picture (a bicubic
+one for the pyramid of format version 1, a CDF 9/7 wavelet one since version 2), the bumps
+of the grids of one level sum into one feature per level and channel, and a per-pixel
+linear map plus a small MLP turn the L*K features into the colour. The encoder starts from
+the transform of the picture in a luma/chroma space read through the linear map, so the
+rate-distortion optimisation refines a working codec instead of starting from zeros.
+Because the bumps can be sampled anywhere, the decoder renders at any resolution.
 
-Entropy model: levels are coded coarsest first; inside a level the cells are coded in
+Entropy model: grids are coded coarsest first; inside a grid the cells are coded in
 three phases, (even, even), (odd, odd), then the rest, so every cell sees already decoded
-neighbours (diagonal ones in phase 1, direct ones in phase 2), the interpolated
-coarser level of the same channel and (for channels 1..K-1) the co-located cell of channel 0
-(luma), all divided by a per-level power of two. A tiny MLP plus a per-(level, channel)
+neighbours (diagonal ones in phase 1, direct ones in phase 2), its parent grid (coarser
+level) interpolated to its cells and (for channels 1..K-1) the co-located cell of channel 0
+(luma), all divided by a per-level power of two. A tiny MLP plus a per-(grid, channel)
 offset maps this context to a Laplace mean and log2-scale. Phases are vectorised, so
 decoding is a few dozen array operations, not a pixel loop.
 
@@ -27,11 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from inr.codec.fixed import ONE, TAP_BITS, cubic_taps
+from inr.codec.fixed import ONE, TAP_BITS
+from inr.codec.layout import Layout
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
 
-__all__ = ["context_inputs", "level_shapes", "pixel_taps", "parent_taps", "phase_of", "context_features_int",
-           "LatentModel"]
+__all__ = ["context_inputs", "level_shapes", "phase_of", "context_features_int", "LatentModel"]
 
 _LOG2_SCALE_MAX = LOG2_SCALE_MIN + (N_SCALES - 1) / SCALE_STEPS_PER_OCTAVE
 
@@ -39,18 +41,6 @@ _LOG2_SCALE_MAX = LOG2_SCALE_MIN + (N_SCALES - 1) / SCALE_STEPS_PER_OCTAVE
 def level_shapes(height: int, width: int, n_levels: int) -> List[Tuple[int, int]]:
     """Grid shape of every level: ceil(H / 2^i) x ceil(W / 2^i)."""
     return [(-(-height // (1 << i)), -(-width // (1 << i))) for i in range(n_levels)]
-
-
-def pixel_taps(n_out: int, n_pixels: int, level: int, n_cells: int):
-    """Taps of output samples x = 0..n_out-1 spanning an image axis of n_pixels pixels."""
-    numerator = (2 * np.arange(n_out, dtype=np.int64) + 1) * n_pixels
-    return cubic_taps(numerator, 2 * n_out, level, n_cells)
-
-
-def parent_taps(n_cells: int, level: int, n_parent_cells: int):
-    """Taps of the cells of `level` on the grid of `level + 1`."""
-    numerator = (2 * np.arange(n_cells, dtype=np.int64) + 1) << level
-    return cubic_taps(numerator, 2, level + 1, n_parent_cells)
 
 
 def phase_of(height: int, width: int) -> np.ndarray:
@@ -141,10 +131,12 @@ class LatentModel(nn.Module):
     """Float model for rate-distortion training; see the module docstring."""
 
     def __init__(self, height: int, width: int, channels: int, n_levels: int = 7, hidden: Tuple[int, ...] = (32, 32),
-                 context_hidden: int = 24) -> None:
+                 context_hidden: int = 24, transform: str = "pyramid") -> None:
         super().__init__()
         self.height, self.width, self.channels = height, width, channels
-        self.shapes = level_shapes(height, width, n_levels)
+        self.layout = Layout(transform, height, width, n_levels)
+        self.shapes = self.layout.shapes
+        n_grids = len(self.layout)
         self.latents = nn.ParameterList([nn.Parameter(torch.zeros(channels, h, w)) for h, w in self.shapes])
         n_features = n_levels * channels
         self.skip = nn.Linear(n_features, channels)
@@ -156,20 +148,19 @@ class LatentModel(nn.Module):
         nn.init.zeros_(self.context[-1].bias)
         # Per-(level, channel) offsets of the context output (mean, log2-scale): the encoder
         # starts them at the empirical Laplace fit of each grid, the MLP refines from there.
-        self.context_bias = nn.Parameter(torch.zeros(n_levels, channels, 2))
+        self.context_bias = nn.Parameter(torch.zeros(n_grids, channels, 2))
         # Per-feature scale (the level's quantisation step, in pixel units) applied before the
         # skip and the synthesis: weights stay O(1) for the optimiser and are folded back in
         # by the encoder (`folded_layers`), so the decoder sees plain linear layers.
         self.register_buffer("feature_scale", torch.ones(n_features))
-        self.context_shift = [0] * n_levels     # per-level input normalisation of the context (powers of two)
-        self._pixel_taps = [(_torch_taps(pixel_taps(height, height, i, h)), _torch_taps(pixel_taps(width, width, i, w)))
-                            for i, (h, w) in enumerate(self.shapes)]
-        self._parent_taps = [(_torch_taps(parent_taps(h, i, ph)), _torch_taps(parent_taps(w, i, pw)))
-                             for i, ((h, w), (ph, pw)) in enumerate(zip(self.shapes[:-1], self.shapes[1:]))]
+        self.context_shift = [0] * n_grids     # per-grid input normalisation of the context (powers of two)
+        self._pixel_taps = [tuple(_torch_taps(t) for t in self.layout.pixel_taps(i, height, width)) for i in range(n_grids)]
+        self._parent_taps = [None if t is None else tuple(_torch_taps(a) for a in t)
+                             for t in map(self.layout.parent_taps, range(n_grids))]
         self._phases = [torch.from_numpy(phase_of(h, w)) for h, w in self.shapes]
 
     @property
-    def n_levels(self) -> int:
+    def n_grids(self) -> int:
         return len(self.shapes)
 
     def quantized_latents(self, mode: str) -> List[torch.Tensor]:
@@ -181,8 +172,11 @@ class LatentModel(nn.Module):
     def render(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
         """[C, H, W] picture from (quantized) latents at the native pixel grid."""
         taps = rows_cols or self._pixel_taps
-        features = torch.cat([y if _is_identity(y, t) else interpolate(y, *t) for y, t in zip(latents, taps)],
-                             dim=0).permute(1, 2, 0)  # [H, W, LK]
+        slots: List[Optional[torch.Tensor]] = [None] * self.layout.n_levels
+        for y, t, slot in zip(latents, taps, self.layout.slots):
+            bumps = y if _is_identity(y, t) else interpolate(y, *t)
+            slots[slot] = bumps if slots[slot] is None else slots[slot] + bumps
+        features = torch.cat(slots, dim=0).permute(1, 2, 0)  # [H, W, LK]
         features = features * self.feature_scale
         return (self.skip(features) + self.synthesis(features)).permute(2, 0, 1)
 
@@ -203,8 +197,9 @@ class LatentModel(nn.Module):
         for k in range(4):
             columns.append(unit * torch.where(phase == 1, shifted[_NEIGHBOURS[1][k]],
                                               torch.where(phase == 2, shifted[_NEIGHBOURS[2][k]], zero)))
-        if level + 1 < self.n_levels:
-            columns.append(unit * interpolate(latents[level + 1][picked], *self._parent_taps[level]))
+        parent = self.layout.grids[level].parent
+        if parent is not None:
+            columns.append(unit * interpolate(latents[parent][picked], *self._parent_taps[level]))
         else:
             columns.append(zero)
         ids = torch.arange(k_channels)[picked][:, None, None]

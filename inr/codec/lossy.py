@@ -1,7 +1,7 @@
 """Lossy mode: rate-distortion training of a `LatentModel`, then fixed-point coding.
 
-`encode_lossy` starts from a closed-loop Laplacian pyramid (per-level steps, dead-zone
-rounding), fits the context model alone to those latents (cheap: no rendering), improves
+`encode_lossy` starts from the transform of the picture (CDF 9/7 wavelet subbands, or the
+version 1 closed-loop Laplacian pyramid; per-level steps, dead-zone rounding), fits the context model alone to those latents (cheap: no rendering), improves
 the integer latents by greedy rate-distortion sweeps (`inr.codec.rdo`, refitting the
 context model after each round), then overfits the model to the picture by minimising
 MSE + lambda * bits per pixel (optionally uniform noise on the latents first, then
@@ -21,12 +21,13 @@ import numpy as np
 import torch
 
 from inr._threads import torch_threads
-from inr.codec.container import FormatError
+from inr.codec.container import FORMAT_VERSION, FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
 from inr.codec.rdo import optimise_latents
-from inr.codec.latents import (LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, level_shapes,
-                               parent_taps, phase_of, pixel_taps)
+from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
+from inr.codec.layout import TRANSFORMS, Layout, n_grids
+from inr.codec import wavelet
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
 
 __all__ = ["LossyConfig", "PRESETS", "encode_lossy", "decode_lossy"]
@@ -56,16 +57,24 @@ class LossyConfig:
     synthesis_scale: int        # table scale index of the synthesis weights
     skip_scale: int             # table scale index of the linear (skip) weights
     level_shifts: Tuple[int, ...]   # extra fractional bits of the first-layer weights reading level i
+    transform: str = "pyramid"      # `inr.codec.layout.TRANSFORMS`; format version 1 knows only the pyramid
 
     def to_bytes(self) -> bytes:
+        """Format version 2 on: transform byte, then the version 1 fields."""
         shifts = self.level_shifts
-        return struct.pack(f"<BB{len(self.hidden)}B7B{len(shifts)}B", self.n_levels, len(self.hidden), *self.hidden,
-                           self.context_hidden, self.context_bits, self.synthesis_bits, self.skip_bits,
-                           self.context_scale, self.synthesis_scale, self.skip_scale, *shifts)
+        return struct.pack(f"<BBB{len(self.hidden)}B7B{len(shifts)}B", TRANSFORMS.index(self.transform), self.n_levels,
+                           len(self.hidden), *self.hidden, self.context_hidden, self.context_bits, self.synthesis_bits,
+                           self.skip_bits, self.context_scale, self.synthesis_scale, self.skip_scale, *shifts)
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "LossyConfig":
+    def from_bytes(cls, data: bytes, version: int = FORMAT_VERSION) -> "LossyConfig":
+        transform = "pyramid"
         try:
+            if version >= 2:
+                code, = struct.unpack_from("<B", data)
+                if code >= len(TRANSFORMS):
+                    raise FormatError(f"unknown lossy transform {code}")
+                transform, data = TRANSFORMS[code], data[1:]
             n_levels, n_hidden = struct.unpack_from("<BB", data)
             hidden = struct.unpack_from(f"<{n_hidden}B", data, 2)
             rest = struct.unpack_from("<7B", data, 2 + n_hidden)
@@ -74,9 +83,13 @@ class LossyConfig:
             raise FormatError(f"lossy config truncated: {exc}") from None
         if len(data) != 9 + n_hidden + n_levels:
             raise FormatError("lossy config has trailing bytes")
-        config = cls(n_levels, tuple(hidden), *rest, tuple(shifts))
+        config = cls(n_levels, tuple(hidden), *rest, tuple(shifts), transform)
         config.validate()
         return config
+
+    @property
+    def n_grids(self) -> int:
+        return n_grids(self.transform, self.n_levels)
 
     def validate(self) -> None:
         if not 1 <= self.n_levels <= 12 or len(self.hidden) > 4 or not all(1 <= h <= 128 for h in self.hidden):
@@ -108,6 +121,7 @@ class Preset:
     rdo_sweeps: int = 0           # greedy rate-distortion sweeps over the latents (`inr.codec.rdo`) per round
     context_refit: int = 0        # context-only iterations refitting the entropy model after each round of sweeps
     rdo_rounds: int = 1
+    transform: str = "pyramid"    # latent grids: `inr.codec.layout.TRANSFORMS`
 
     @property
     def total_steps(self) -> int:
@@ -117,17 +131,17 @@ class Preset:
 
 
 PRESETS = {
-    # Laplacian-pyramid start (dead-zone rounding), entropy model fitted to it, then rounds
-    # of greedy rate-distortion sweeps over the latents each followed by a refit of the
-    # entropy model; the few joint iterations mainly adapt the synthesis to the latents
-    "fast": Preset(n_levels=7, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
+    # CDF 9/7 wavelet start (dead-zone rounding), entropy model fitted to it, then rounds of
+    # greedy rate-distortion sweeps over the latents each followed by a refit of the entropy
+    # model; the few joint iterations mainly adapt the synthesis to the latents. Against the
+    # bicubic pyramid of format version 1 (n_levels 7): J -17 % on kodim01 and kodim23 at quality 5
+    "fast": Preset(n_levels=6, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
                    step_factor=3.5, level_gain=2.0, noise_fraction=0.0, context_warmup=300, context_lr=5e-2,
-                   deadzone=0.15, rdo_sweeps=4, context_refit=150, rdo_rounds=2),
-    # twice the rounds of sweeps and longer context fits (kodim23 at quality 5: J -1 %, 3x
-    # the time); a wider synthesis with 100 joint iterations did worse (J +1 %)
-    "best": Preset(n_levels=7, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
+                   deadzone=0.15, rdo_sweeps=4, context_refit=150, rdo_rounds=2, transform="wavelet"),
+    # twice the rounds of sweeps and longer context fits
+    "best": Preset(n_levels=6, hidden=(16,), context_hidden=24, iterations=10, learning_rate=1e-2, latent_lr_scale=3.0,
                    step_factor=3.5, level_gain=2.0, noise_fraction=0.0, context_warmup=1000, context_lr=5e-2,
-                   deadzone=0.15, rdo_sweeps=4, context_refit=300, rdo_rounds=4),
+                   deadzone=0.15, rdo_sweeps=4, context_refit=300, rdo_rounds=4, transform="wavelet"),
 }
 
 
@@ -190,30 +204,28 @@ def _sizes(config: LossyConfig, channels: int) -> Tuple[List[int], List[int], Li
 
 # ---- latents: coding order shared by encoder and decoder -------------------------------
 
-def _code_latents(shapes: List[Tuple[int, int]], channels: int, context: List[Tuple[np.ndarray, np.ndarray]], bits: int,
-                  context_bias: np.ndarray, context_shift: Sequence[int], code: Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> List[np.ndarray]:
-    """Walk levels coarsest first, then channels, then phases 0, 1, 2;
-    `code(level, channel, rows, cols, mean, log2_scale)` returns the cell values (encoder:
+def _code_latents(layout: Layout, channels: int, context: List[Tuple[np.ndarray, np.ndarray]], bits: int,
+                  context_bias: np.ndarray, level_shifts: Sequence[int], code: Callable[[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> List[np.ndarray]:
+    """Walk grids coarsest first (reverse layout order), then channels, then phases 0, 1, 2;
+    `code(grid, channel, rows, cols, mean, log2_scale)` returns the cell values (encoder:
     the known ones, decoder: freshly decoded). Returns the grids, [K, h, w] int64 each."""
-    grids: List[Optional[np.ndarray]] = [None] * len(shapes)
-    for level in reversed(range(len(shapes))):
-        h, w = shapes[level]
+    grids: List[Optional[np.ndarray]] = [None] * len(layout)
+    for level in reversed(range(len(layout))):
+        h, w = layout.shapes[level]
         grid = np.zeros((channels, h, w), dtype=np.float64)   # integers; float64 feeds the kernels
         phases = phase_of(h, w)
         positions = [np.nonzero(phases == phase) for phase in range(3)]
-        if level + 1 < len(shapes):
-            ph, pw = shapes[level + 1]
-            taps = parent_taps(h, level, ph), parent_taps(w, level, pw)
+        taps, parent_index = layout.parent_taps(level), layout.grids[level].parent
         for channel in range(channels):
-            if level + 1 < len(shapes):
-                parent = upsample_int(grids[level + 1][channel], *taps)
+            if taps is not None:
+                parent = upsample_int(grids[parent_index][channel], *taps)
             else:
                 parent = np.zeros((h, w))
             for phase, (rows, cols) in enumerate(positions):
                 if rows.size == 0:
                     continue
                 features = context_features_int(grid[channel], parent, phase, channel, channels, rows, cols,
-                                                grid[0], context_shift[level])
+                                                grid[0], level_shifts[layout.slots[level]])
                 params = _mlp_int(features, context, bits, FRAC_BITS).astype(np.int64)
                 params = params + (context_bias[level, channel] << (FRAC_BITS - bits))[None, :]
                 grid[channel, rows, cols] = code(level, channel, rows, cols, params[:, 0], params[:, 1])
@@ -239,25 +251,22 @@ def _net_int(x: np.ndarray, layers: List[Tuple[np.ndarray, np.ndarray]], bits: i
 
 
 def _synthesise(grids: List[np.ndarray], synthesis: List[Tuple[np.ndarray, np.ndarray]], bits: int,
-                skip: Tuple[np.ndarray, np.ndarray], skip_bits: int,
-                height: int, width: int, out_h: int, out_w: int, max_value: int,
-                level_shifts: Sequence[int]) -> np.ndarray:
+                skip: Tuple[np.ndarray, np.ndarray], skip_bits: int, layout: Layout, out_h: int, out_w: int,
+                max_value: int, level_shifts: Sequence[int]) -> np.ndarray:
     """Fixed-point rendering at out_h x out_w: [out_h, out_w, C] integers in 0..max_value."""
-    shapes = [g.shape[1:] for g in grids]
-    col_taps = [pixel_taps(out_w, width, i, w) for i, (_, w) in enumerate(shapes)]
-    row_taps = [pixel_taps(out_h, height, i, h) for i, (h, _) in enumerate(shapes)]
+    row_taps, col_taps = zip(*(layout.pixel_taps(i, out_h, out_w) for i in range(len(layout))))
     channels = synthesis[-1][0].shape[0]
-    column_shift = np.array([level_shifts[i] for i, g in enumerate(grids) for _ in range(g.shape[0])], dtype=np.float64)
+    k_channels = grids[0].shape[0]
+    column_shift = np.repeat(np.asarray(level_shifts, dtype=np.float64), k_channels)
     out = np.empty((out_h, out_w, channels), dtype=np.int64)
     step = max(1, _ROW_CHUNK_PIXELS // out_w)
     for top in range(0, out_h, step):
         rows = slice(top, min(out_h, top + step))
         n_rows = rows.stop - rows.start
-        planes = np.empty((len(column_shift), n_rows, out_w), dtype=np.float64)    # plane-major
-        sources = ((g[k], (ri[rows], rw[rows]), ct) for g, (ri, rw), ct in zip(grids, row_taps, col_taps)
-                   for k in range(g.shape[0]))
-        for j, (plane, row_tap, col_tap) in enumerate(sources):
-            upsample_int(plane, row_tap, col_tap, out=planes[j])
+        planes = np.zeros((len(column_shift), n_rows, out_w), dtype=np.float64)    # plane-major
+        for g, (ri, rw), col_tap, slot in zip(grids, row_taps, col_taps, layout.slots):
+            for k in range(k_channels):     # the grids of one level add up in its feature plane
+                planes[slot * k_channels + k] += upsample_int(g[k], (ri[rows], rw[rows]), col_tap)
         features = planes.reshape(len(column_shift), -1).T                          # [pixels, features] view
         values = (_net_int(features, synthesis, bits, column_shift, _OUT_FRAC)
                   + _net_int(features, [skip], skip_bits, column_shift, _OUT_FRAC))
@@ -285,28 +294,54 @@ def _round_deadzone(values: torch.Tensor, deadzone: float) -> torch.Tensor:
 
 def _initialise(model: LatentModel, target: torch.Tensor, step: float, level_gain: float,
                 deadzone: float = 0.0) -> None:
-    """Laplacian-pyramid start: coarse-to-fine area averages of the luma/chroma residual in
-    units of a per-level quantisation step, read back by the linear skip."""
-    channels, height, width = target.shape
+    """Start from the transform of the luma/chroma picture (minus its mean) in units of a
+    per-grid quantisation step, read back by the linear skip."""
+    channels = target.shape[0]
     transform = _colour_transform(channels)
     residual = torch.einsum("kc,chw->khw", transform, target)
     mean = residual.mean(dim=(1, 2), keepdim=True)
     residual = residual - mean
-    steps = [step * level_gain ** -i for i in range(model.n_levels)]
     with torch.no_grad():
-        for level in reversed(range(model.n_levels)):
-            h, w = model.shapes[level]
-            factor = 1 << level
-            padded = torch.nn.functional.pad(residual[None], (0, w * factor - width, 0, h * factor - height),
-                                             mode="replicate")[0] if level else residual
-            cells = torch.nn.functional.avg_pool2d(padded[None], factor)[0] / steps[level] if level else residual / steps[0]
-            cells = _round_deadzone(cells, deadzone)
-            model.latents[level].copy_(cells)
-            residual = residual - interpolate(cells, *model._pixel_taps[level]) * steps[level]
+        if model.layout.transform == "pyramid":
+            steps = _initialise_pyramid(model, residual, step, level_gain, deadzone)
+        else:
+            steps = _initialise_wavelet(model, residual, step, level_gain, deadzone)
         inverse = torch.linalg.inv(transform)
         model.feature_scale.copy_(torch.tensor([s for s in steps for _ in range(channels)]))
-        model.skip.weight.copy_(torch.cat([inverse] * model.n_levels, dim=1))
+        model.skip.weight.copy_(torch.cat([inverse] * model.layout.n_levels, dim=1))
         model.skip.bias.copy_(inverse @ mean.view(-1))
+
+
+def _initialise_pyramid(model: LatentModel, residual: torch.Tensor, step: float, level_gain: float,
+                        deadzone: float) -> List[float]:
+    """Laplacian pyramid: coarse-to-fine area averages of the residual; step of level i =
+    step / level_gain^i. Returns the steps."""
+    _, height, width = residual.shape
+    steps = [step * level_gain ** -i for i in range(model.n_grids)]
+    for level in reversed(range(model.n_grids)):
+        h, w = model.shapes[level]
+        factor = 1 << level
+        padded = torch.nn.functional.pad(residual[None], (0, w * factor - width, 0, h * factor - height),
+                                         mode="replicate")[0] if level else residual
+        cells = torch.nn.functional.avg_pool2d(padded[None], factor)[0] / steps[level] if level else residual / steps[0]
+        cells = _round_deadzone(cells, deadzone)
+        model.latents[level].copy_(cells)
+        residual = residual - interpolate(cells, *model._pixel_taps[level]) * steps[level]
+    return steps
+
+
+def _initialise_wavelet(model: LatentModel, residual: torch.Tensor, step: float, level_gain: float,
+                        deadzone: float) -> List[float]:
+    """CDF 9/7 subbands of the residual; step of level i = step / level_gain^i (a bump of
+    level i has a norm of about 2^i: level_gain 2 quantises uniformly in orthonormal units).
+    Returns the steps of levels 1..L."""
+    levels = wavelet.forward(residual.double().numpy(), model.layout.n_levels)
+    steps = [step * level_gain ** -level for level in range(1, model.layout.n_levels + 1)]
+    for index, grid in enumerate(model.layout.grids):
+        scale = steps[grid.level - 1] * 2.0 ** grid.band.count("h")    # high bumps are doubled
+        cells = torch.from_numpy(levels[grid.level - 1][grid.band]).float() / scale
+        model.latents[index].copy_(_round_deadzone(cells, deadzone))
+    return steps
 
 
 def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rate: float,
@@ -397,9 +432,8 @@ def _level_shifts(model: LatentModel) -> Tuple[int, ...]:
     """Extra fractional bits of the first-layer weights of each level: the folded weights of
     coarse levels are small (their step is small), so they get finer precision."""
     k = model.channels
-    steps = model.feature_scale.view(model.n_levels, k)[:, 0]
-    return tuple(int(min(_MAX_SHIFT, max(0, math.floor(math.log2(float(steps[0] / steps[i])) + 1e-9))))
-                 for i in range(model.n_levels))
+    steps = model.feature_scale.view(-1, k)[:, 0]
+    return tuple(int(min(_MAX_SHIFT, max(0, math.floor(math.log2(float(steps[0] / step)) + 1e-9)))) for step in steps)
 
 
 def _column_shift(model: LatentModel, shifts: Sequence[int]) -> np.ndarray:
@@ -532,10 +566,10 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     torch.manual_seed(seed)
     channels, height, width = target.shape
     n_levels = max(1, min(preset.n_levels, int(math.log2(max(height, width))) + 1))
-    model = LatentModel(height, width, channels, n_levels, preset.hidden, preset.context_hidden)
+    model = LatentModel(height, width, channels, n_levels, preset.hidden, preset.context_hidden, preset.transform)
     _initialise(model, target, preset.step_factor * math.sqrt(lam), preset.level_gain, preset.deadzone)
     shifts = _level_shifts(model)
-    model.context_shift = list(shifts)
+    model.context_shift = [shifts[slot] for slot in model.layout.slots]
     model.fit_context_bias()
     _train(model, target, lam, preset, progress)
     column_shift = _column_shift(model, shifts)
@@ -545,7 +579,8 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     context = _weights_of(model.context, context_bits)
     synthesis = _quantize_net(model.folded_layers(model.synthesis), synthesis_bits, column_shift)
     config = LossyConfig(n_levels, tuple(preset.hidden), preset.context_hidden, context_bits, synthesis_bits, skip_bits,
-                         _best_scale(_flat(context)), _best_scale(_flat(synthesis)), _best_scale(_flat(skip)), shifts)
+                         _best_scale(_flat(context)), _best_scale(_flat(synthesis)), _best_scale(_flat(skip)), shifts,
+                         preset.transform)
     latents = [np.clip(torch.round(y.detach()).numpy().astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT)
                for y in model.latents]
     encoder = Encoder()
@@ -560,28 +595,29 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
         encoder.encode(values, mean, log2_scale)
         return values
 
-    _code_latents(model.shapes, channels, context, config.context_bits, context_bias, config.level_shifts, code)
+    _code_latents(model.layout, channels, context, config.context_bits, context_bias, config.level_shifts, code)
     return config.to_bytes(), encoder.finish()
 
 
 # ---- decoder ---------------------------------------------------------------------------
 
 def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int, max_value: int,
-                 out_size: Tuple[int, int]) -> np.ndarray:
-    """Rebuild the picture at out_size = (h, w): [h, w, C] int64 in 0..max_value."""
-    config = LossyConfig.from_bytes(config_bytes)
+                 out_size: Tuple[int, int], version: int = FORMAT_VERSION) -> np.ndarray:
+    """Rebuild the picture at out_size = (h, w) from a file of format `version`: [h, w, C]
+    int64 in 0..max_value."""
+    config = LossyConfig.from_bytes(config_bytes, version)
     synthesis_sizes, context_sizes, skip_sizes = _sizes(config, channels)
     try:
         decoder = Decoder(payload)
         context = _unflat(_decode_weights(decoder, _n_weights(context_sizes), config.context_scale), context_sizes)
         synthesis = _unflat(_decode_weights(decoder, _n_weights(synthesis_sizes), config.synthesis_scale), synthesis_sizes)
         skip = _unflat(_decode_weights(decoder, _n_weights(skip_sizes), config.skip_scale), skip_sizes)[0]
-        context_bias = _decode_weights(decoder, config.n_levels * channels * 2, N_SCALES - 1)
-        context_bias = context_bias.reshape(config.n_levels, channels, 2)
-        shapes = level_shapes(height, width, config.n_levels)
-        grids = _code_latents(shapes, channels, context, config.context_bits, context_bias, config.level_shifts,
+        context_bias = _decode_weights(decoder, config.n_grids * channels * 2, N_SCALES - 1)
+        context_bias = context_bias.reshape(config.n_grids, channels, 2)
+        layout = Layout(config.transform, height, width, config.n_levels)
+        grids = _code_latents(layout, channels, context, config.context_bits, context_bias, config.level_shifts,
                               lambda level, channel, rows, cols, mean, log2_scale: decoder.decode(mean, log2_scale))
     except (DecodeError, ValueError, RuntimeError, OverflowError) as exc:
         raise FormatError(f"corrupt lossy payload: {exc}") from None
-    return _synthesise(grids, synthesis, config.synthesis_bits, skip, config.skip_bits, height, width,
+    return _synthesise(grids, synthesis, config.synthesis_bits, skip, config.skip_bits, layout,
                        out_size[0], out_size[1], max_value, config.level_shifts)

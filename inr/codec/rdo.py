@@ -3,13 +3,15 @@
 Greedy coordinate descent on J = SSE / C + lambda * bits with the model's linear path
 (the skip; the synthesis MLP must still output zero, as it does before joint training).
 A latent cell adds a bump `v * phi` to the picture: v is the colour column of the skip
-(times the level's step), phi the bicubic interpolation kernel of the cell. Moving the cell
-by d changes the squared error by 2 d <e, v phi> + d^2 |v|^2 |phi|^2, where e is the current
-error, and its bits by the difference of the context model's code lengths. Cells four or
-more apart along an axis have disjoint bumps, so each level is swept in 16 interleaved
-sub-lattices (one at level 0, where a bump is a single pixel) and every sub-lattice is
-updated at once, exactly for the distortion. The context parameters are refreshed once
-per level and channel (changes of a neighbour's context are ignored, as in RDOQ).
+(times the grid's step), phi the cell's bump (bicubic or wavelet, `inr.codec.layout`).
+Moving the cell by d changes the squared error by 2 d <e, v phi> + d^2 |v|^2 |phi|^2, where
+e is the current error, and its bits by the difference of the context model's code
+lengths. Pyramid cells four or more apart along an axis have disjoint bicubic bumps, so a
+pyramid level is swept in 16 interleaved sub-lattices (one at level 0, where a bump is a
+single pixel), every sub-lattice updated at once, exactly for the distortion. The bumps of
+one wavelet band are nearly orthogonal, so a band is swept in 4 sub-lattices (every other
+cell along each axis), nearly exactly. The context parameters are refreshed once per grid
+and channel (changes of a neighbour's context are ignored, as in RDOQ).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from inr.codec.latents import LatentModel, _is_identity, interpolate, laplace_bi
 __all__ = ["optimise_latents"]
 
 _STRIDE = 4     # bicubic bumps of cells this far apart along an axis do not overlap
+_WAVELET_STRIDE = 2   # wavelet bumps of one band are nearly orthogonal: update every other cell at once
 
 
 def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
@@ -58,7 +61,7 @@ def optimise_latents(model: LatentModel, target: torch.Tensor, lam: float, sweep
         colours = model.skip.weight * model.feature_scale[None, :]          # [C, L*K]
         change = 0.0
         for sweep in range(sweeps):
-            for level in reversed(range(model.n_levels)):
+            for level in reversed(range(model.n_grids)):
                 change += _sweep_level(model, latents, level, error, colours, lam * channels)
             if progress is not None:
                 progress(sweep + 1)
@@ -73,12 +76,12 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
     rows, cols = model._pixel_taps[level]
     identity = _is_identity(grid, (rows, cols))
     energy = 1.0 if identity else _bump_energy(rows, h)[:, None] * _bump_energy(cols, w)[None, :]
-    stride = 1 if identity else _STRIDE
+    stride = 1 if identity else _WAVELET_STRIDE if model.layout.transform == "wavelet" else _STRIDE
     total = 0.0
     for channel in range(k_channels):
         params = model.channel_params(latents, level, channel)
         mean, log2_scale = params[..., 0], params[..., 1]
-        colour = colours[:, level * k_channels + channel]                 # [C]
+        colour = colours[:, model.layout.slots[level] * k_channels + channel]  # [C]
         weight = float((colour * colour).sum()) * energy                  # d^2 coefficient of the SSE
         for a in range(stride):
             for b in range(stride):
