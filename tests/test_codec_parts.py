@@ -12,6 +12,7 @@ from inr.codec.entropy import VALUE_LIMIT, Decoder, DecodeError, Encoder, table_
 from inr.codec.fixed import ONE, TAP_BITS, cubic_taps, linear_layer, mlp_int, upsample_int
 from inr.codec.latents import LatentModel, interpolate
 from inr.codec.layout import pixel_taps
+from inr.codec.wavelet import band_taps
 from inr.codec.tables import build_tables, tables
 
 
@@ -129,6 +130,23 @@ def test_native_interpolation_equals_the_numpy_path(monkeypatch, level, out_h, o
     np.testing.assert_array_equal(fast, upsample_int(grid, rows, cols))
 
 
+@pytest.mark.parametrize("level,out_h,out_w", [(1, 13, 17), (3, 40, 24), (2, 30, 11)])
+def test_native_interpolation_with_wavelet_taps_equals_the_numpy_path(monkeypatch, level, out_h, out_w):
+    """Wavelet bumps: more than 4 taps, a different count per axis, signed weights above 1."""
+    import inr._native as native
+
+    if native.cpu is None:
+        pytest.skip("native CPU backend not built")
+    n_pixels = (out_h - 3, out_w + 5)
+    h, w = (-(-n // (1 << level)) for n in n_pixels)
+    grid = np.random.default_rng(level).integers(-2047, 2048, (h, w))
+    rows, cols = band_taps(out_h, n_pixels[0], level, True), band_taps(out_w, n_pixels[1], level, False)
+    assert rows[0].shape[1] >= 5
+    fast = upsample_int(grid, rows, cols)
+    monkeypatch.setattr(native, "cpu", None)
+    np.testing.assert_array_equal(fast, upsample_int(grid, rows, cols))
+
+
 def test_native_interpolation_rejects_bad_arguments():
     import inr._native as native
 
@@ -143,6 +161,8 @@ def test_native_interpolation_rejects_bad_arguments():
     for args, message in [((grid + 2.0**20, ri, rw, ci, cw, out), "grid value"),
                           ((grid, bad_index, rw, ci, cw, out), "row tap index"),
                           ((grid, ri, rw * 8, ci, cw, out), "row tap weight"),
+                          ((grid, np.tile(ri, 5), np.tile(rw, 5), ci, cw, out), "taps must be"),   # 20 taps
+                          ((grid, np.tile(ri, 4), np.tile(rw * 7 // 2, 4), ci, cw, out), "row tap weight"),  # sum > 2^16
                           ((grid, ri, rw, ci - 1, cw, out), "column tap index"),
                           ((grid, ri, rw, ci, cw, np.empty((8, 9))), "out must be")]:
         with pytest.raises(ValueError, match=message):

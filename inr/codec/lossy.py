@@ -58,23 +58,27 @@ class LossyConfig:
     skip_scale: int             # table scale index of the linear (skip) weights
     level_shifts: Tuple[int, ...]   # extra fractional bits of the first-layer weights reading level i
     transform: str = "pyramid"      # `inr.codec.layout.TRANSFORMS`; format version 1 knows only the pyramid
+    # table scale indices of the context offsets' means and log2-scales (coded as two groups);
+    # None in version 1, which codes them interleaved at the widest scale
+    bias_scales: Optional[Tuple[int, int]] = None
 
     def to_bytes(self) -> bytes:
-        """Format version 2 on: transform byte, then the version 1 fields."""
+        """Format version 2 on: transform byte, the two offset scales, then the version 1 fields."""
         shifts = self.level_shifts
-        return struct.pack(f"<BBB{len(self.hidden)}B7B{len(shifts)}B", TRANSFORMS.index(self.transform), self.n_levels,
-                           len(self.hidden), *self.hidden, self.context_hidden, self.context_bits, self.synthesis_bits,
-                           self.skip_bits, self.context_scale, self.synthesis_scale, self.skip_scale, *shifts)
+        return struct.pack(f"<BBBBB{len(self.hidden)}B7B{len(shifts)}B", TRANSFORMS.index(self.transform),
+                           *self.bias_scales, self.n_levels, len(self.hidden), *self.hidden, self.context_hidden,
+                           self.context_bits, self.synthesis_bits, self.skip_bits, self.context_scale,
+                           self.synthesis_scale, self.skip_scale, *shifts)
 
     @classmethod
     def from_bytes(cls, data: bytes, version: int = FORMAT_VERSION) -> "LossyConfig":
-        transform = "pyramid"
+        transform, bias_scales = "pyramid", None
         try:
             if version >= 2:
-                code, = struct.unpack_from("<B", data)
+                code, *bias_scales = struct.unpack_from("<BBB", data)
                 if code >= len(TRANSFORMS):
                     raise FormatError(f"unknown lossy transform {code}")
-                transform, data = TRANSFORMS[code], data[1:]
+                transform, bias_scales, data = TRANSFORMS[code], tuple(bias_scales), data[3:]
             n_levels, n_hidden = struct.unpack_from("<BB", data)
             hidden = struct.unpack_from(f"<{n_hidden}B", data, 2)
             rest = struct.unpack_from("<7B", data, 2 + n_hidden)
@@ -83,7 +87,7 @@ class LossyConfig:
             raise FormatError(f"lossy config truncated: {exc}") from None
         if len(data) != 9 + n_hidden + n_levels:
             raise FormatError("lossy config has trailing bytes")
-        config = cls(n_levels, tuple(hidden), *rest, tuple(shifts), transform)
+        config = cls(n_levels, tuple(hidden), *rest, tuple(shifts), transform, bias_scales)
         config.validate()
         return config
 
@@ -96,7 +100,7 @@ class LossyConfig:
             raise FormatError("lossy config out of range (levels or widths)")
         if not 1 <= self.context_hidden <= 64 or max(self.context_bits, self.synthesis_bits, self.skip_bits) > 16:
             raise FormatError("lossy config out of range (context or precision)")
-        if max(self.context_scale, self.synthesis_scale, self.skip_scale) >= N_SCALES:
+        if max(self.context_scale, self.synthesis_scale, self.skip_scale, *(self.bias_scales or ())) >= N_SCALES:
             raise FormatError("lossy config out of range (weight scales)")
         if len(self.level_shifts) != self.n_levels or max(self.level_shifts) > _MAX_SHIFT:
             raise FormatError("lossy config out of range (level shifts)")
@@ -519,8 +523,7 @@ def _pick_context_bits(model: LatentModel) -> int:
             _set_layers(model.context, _dequantize_net(layers, bits, np.zeros(layers[0][0].shape[1])))
             model.context_bias.copy_(torch.from_numpy(bias / 2.0 ** bits))
             flat = _flat(layers)
-            cost = (model.rate_bits_by_channel(rounded) + _weight_bits(flat, _best_scale(flat))
-                    + _weight_bits(bias.ravel(), N_SCALES - 1))
+            cost = model.rate_bits_by_channel(rounded) + _weight_bits(flat, _best_scale(flat)) + _bias_bits(bias)
             if cost < best_cost:
                 best, best_cost = bits, cost
             for p, value in zip(model.context.parameters(), saved[0]):
@@ -534,6 +537,34 @@ def _weight_bits(values: np.ndarray, scale_index: int) -> int:
     encoder = Encoder()
     _encode_weights(encoder, values, scale_index)
     return 8 * len(encoder.finish())
+
+
+def _bias_scales(bias: np.ndarray) -> Tuple[int, int]:
+    """Table scales of the integer context offsets [grids, K, 2]: means, log2-scales."""
+    return _best_scale(bias[..., 0]), _best_scale(bias[..., 1])
+
+
+def _bias_bits(bias: np.ndarray) -> int:
+    encoder = Encoder()
+    _encode_bias(encoder, bias, _bias_scales(bias))
+    return 8 * len(encoder.finish())
+
+
+def _encode_bias(encoder: Encoder, bias: np.ndarray, scales: Optional[Tuple[int, int]]) -> None:
+    """Context offsets: the means then the log2-scales, each at its scale (version 1, scales
+    None: interleaved at the widest scale)."""
+    if scales is None:
+        _encode_weights(encoder, bias.ravel(), N_SCALES - 1)
+    else:
+        for part, scale in enumerate(scales):
+            _encode_weights(encoder, np.ascontiguousarray(bias[..., part]).ravel(), scale)
+
+
+def _decode_bias(decoder: Decoder, n_grids: int, channels: int, scales: Optional[Tuple[int, int]]) -> np.ndarray:
+    if scales is None:
+        return _decode_weights(decoder, n_grids * channels * 2, N_SCALES - 1).reshape(n_grids, channels, 2)
+    parts = [_decode_weights(decoder, n_grids * channels, scale).reshape(n_grids, channels) for scale in scales]
+    return np.stack(parts, axis=-1)
 
 
 def _encode_weights(encoder: Encoder, flat: np.ndarray, scale: int) -> None:
@@ -578,17 +609,17 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     skip = _quantize_net(model.folded_layers(model.skip), skip_bits, column_shift)
     context = _weights_of(model.context, context_bits)
     synthesis = _quantize_net(model.folded_layers(model.synthesis), synthesis_bits, column_shift)
+    context_bias = quantize_weights(model.context_bias.detach().numpy(), context_bits, VALUE_LIMIT)
     config = LossyConfig(n_levels, tuple(preset.hidden), preset.context_hidden, context_bits, synthesis_bits, skip_bits,
                          _best_scale(_flat(context)), _best_scale(_flat(synthesis)), _best_scale(_flat(skip)), shifts,
-                         preset.transform)
+                         preset.transform, _bias_scales(context_bias))
     latents = [np.clip(torch.round(y.detach()).numpy().astype(np.int64), -VALUE_LIMIT, VALUE_LIMIT)
                for y in model.latents]
     encoder = Encoder()
     _encode_weights(encoder, _flat(context), config.context_scale)
     _encode_weights(encoder, _flat(synthesis), config.synthesis_scale)
     _encode_weights(encoder, _flat(skip), config.skip_scale)
-    context_bias = quantize_weights(model.context_bias.detach().numpy(), context_bits, VALUE_LIMIT)
-    _encode_weights(encoder, context_bias.ravel(), N_SCALES - 1)
+    _encode_bias(encoder, context_bias, config.bias_scales)
 
     def code(level, channel, rows, cols, mean, log2_scale):
         values = latents[level][channel, rows, cols]
@@ -612,8 +643,7 @@ def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, c
         context = _unflat(_decode_weights(decoder, _n_weights(context_sizes), config.context_scale), context_sizes)
         synthesis = _unflat(_decode_weights(decoder, _n_weights(synthesis_sizes), config.synthesis_scale), synthesis_sizes)
         skip = _unflat(_decode_weights(decoder, _n_weights(skip_sizes), config.skip_scale), skip_sizes)[0]
-        context_bias = _decode_weights(decoder, config.n_grids * channels * 2, N_SCALES - 1)
-        context_bias = context_bias.reshape(config.n_grids, channels, 2)
+        context_bias = _decode_bias(decoder, config.n_grids, channels, config.bias_scales)
         layout = Layout(config.transform, height, width, config.n_levels)
         grids = _code_latents(layout, channels, context, config.context_bits, context_bias, config.level_shifts,
                               lambda level, channel, rows, cols, mean, log2_scale: decoder.decode(mean, log2_scale))
