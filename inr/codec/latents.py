@@ -199,7 +199,9 @@ class LatentModel(nn.Module):
                                               torch.where(phase == 2, shifted[_NEIGHBOURS[2][k]], zero)))
         parent = self.layout.grids[level].parent
         if parent is not None:
-            columns.append(unit * interpolate(latents[parent][picked], *self._parent_taps[level]))
+            source = latents[parent][picked]
+            source = source.abs() if self.layout.parent_magnitude else source
+            columns.append(unit * interpolate(source, *self._parent_taps[level]))
         else:
             columns.append(zero)
         ids = torch.arange(k_channels)[picked][:, None, None]

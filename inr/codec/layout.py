@@ -71,6 +71,9 @@ class Layout:
                           for level in range(1, n_levels + 1) for b, band in enumerate(("hl", "lh", "hh"))]
             self.grids.append(Grid(n_levels, "ll", None))
         self.shapes = [(_cells(height, g.level), _cells(width, g.level)) for g in self.grids]
+        # the context reads the parent's values (pyramid) or magnitudes (wavelet: a band's
+        # detail is as strong as its parent's, the signs hardly correlate)
+        self.parent_magnitude = transform == "wavelet"
         first = 0 if transform == "pyramid" else 1
         self.slots = [g.level - first for g in self.grids]       # feature slot (level) of every grid
 
