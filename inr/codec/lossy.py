@@ -1,7 +1,8 @@
 """Lossy mode: rate-distortion training of a `LatentModel`, then fixed-point coding.
 
 `encode_lossy` starts from the transform of the picture (CDF 9/7 wavelet subbands, or the
-version 1 closed-loop Laplacian pyramid; per-level steps, dead-zone rounding), fits the context model alone to those latents (cheap: no rendering), improves
+version 1 closed-loop Laplacian pyramid; per-level steps, dead-zone rounding), fits the
+context model alone to those latents (cheap: no rendering), improves
 the integer latents by greedy rate-distortion sweeps (`inr.codec.rdo`, refitting the
 context model after each round), then overfits the model to the picture by minimising
 MSE + lambda * bits per pixel (optionally uniform noise on the latents first, then
