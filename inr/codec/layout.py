@@ -18,7 +18,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from inr.codec.fixed import cubic_taps
-from inr.codec.wavelet import band_taps
+from inr.codec.wavelet import BANDS, band_taps
 
 __all__ = ["TRANSFORMS", "Grid", "Layout", "n_grids", "pixel_taps", "parent_taps"]
 
@@ -68,7 +68,7 @@ class Layout:
             self.grids = [Grid(i, "pyramid", i + 1 if i + 1 < n_levels else None) for i in range(n_levels)]
         else:
             self.grids = [Grid(level, band, None if level == n_levels else 3 * level + b)
-                          for level in range(1, n_levels + 1) for b, band in enumerate(("hl", "lh", "hh"))]
+                          for level in range(1, n_levels + 1) for b, band in enumerate(BANDS[1:])]
             self.grids.append(Grid(n_levels, "ll", None))
         self.shapes = [(_cells(height, g.level), _cells(width, g.level)) for g in self.grids]
         # the context reads the parent's values (pyramid) or magnitudes (wavelet: a band's

@@ -116,8 +116,8 @@ def band_taps(n_out: int, n_pixels: int, level: int, high: bool) -> Tuple[np.nda
     """Taps of output samples 0..n_out-1 spanning an axis of n_pixels pixels on the level's
     grid of ceil(n_pixels / 2^level) cells, for the low (scaling) or high (wavelet) bump:
     (index [n_out, T] int64, weight [n_out, T] int64 with TAP_BITS fractional bits). With the
-    JPEG 2000 scaling low bumps peak near 1 (low coefficients are local means) and have
-    about half the norm of high bumps; high bumps are doubled (exactly: a power of two), so
+    JPEG 2000 scaling low bumps peak near 1 (low coefficients are local means) and high
+    bumps have about half their norm; high bumps are doubled (exactly: a power of two), so
     the four bands of a level have about the same energy (within 6 %) and share one step."""
     n_cells = -(-n_pixels // (1 << level))
     residues = np.arange(_SPACING)
