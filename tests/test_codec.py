@@ -151,6 +151,7 @@ def test_info(rgb_file):
     facts = codec.info(rgb_file)
     assert (facts["width"], facts["height"], facts["channels"], facts["bit_depth"]) == (34, 21, 3, 8)
     assert facts["mode"] == "lossy" and facts["bytes"] == len(rgb_file)
+    assert facts["transform"] == "wavelet" and facts["levels"] >= 1
 
 
 def test_decoder_refuses_pictures_beyond_the_pixel_limit(rgb_file, monkeypatch):

@@ -252,7 +252,11 @@ def decode(data: bytes, *, scale: Union[None, float, Tuple[float, float]] = None
 def info(data: bytes) -> Dict[str, Any]:
     """Header facts of .inr bytes (checks the CRC, does not decode)."""
     header, config, payload = unpack(data)
-    return {"format": "inr", "version": header.version, "mode": header.mode, "width": header.width,
-            "height": header.height, "channels": header.channels, "bit_depth": header.bit_depth,
-            "alpha": "opaque (not stored)" if header.opaque_alpha else ("coded" if header.channels in (2, 4) else "none"),
-            "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height)}
+    facts = {"format": "inr", "version": header.version, "mode": header.mode, "width": header.width,
+             "height": header.height, "channels": header.channels, "bit_depth": header.bit_depth,
+             "alpha": "opaque (not stored)" if header.opaque_alpha else ("coded" if header.channels in (2, 4) else "none"),
+             "bytes": len(data), "bpp": len(data) * 8 / (header.width * header.height)}
+    if header.mode == "lossy":
+        lossy = LossyConfig.from_bytes(config, header.version)
+        facts.update(transform=lossy.transform, levels=lossy.n_levels)
+    return facts
