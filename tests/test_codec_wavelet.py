@@ -7,8 +7,8 @@ import torch
 
 import inr
 from inr.codec import container, lossy, wavelet
-from inr.codec.latents import _torch_taps, interpolate, level_shapes
-from inr.codec.layout import Layout
+from inr.codec.latents import _torch_taps, interpolate
+from inr.codec.layout import Layout, level_shapes
 
 DATA = Path(__file__).parent / "data"
 

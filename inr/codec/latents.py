@@ -33,14 +33,9 @@ from inr.codec.fixed import ONE, TAP_BITS
 from inr.codec.layout import Layout
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
 
-__all__ = ["context_inputs", "level_shapes", "phase_of", "context_features_int", "LatentModel"]
+__all__ = ["context_inputs", "phase_of", "context_features_int", "LatentModel"]
 
 _LOG2_SCALE_MAX = LOG2_SCALE_MIN + (N_SCALES - 1) / SCALE_STEPS_PER_OCTAVE
-
-
-def level_shapes(height: int, width: int, n_levels: int) -> List[Tuple[int, int]]:
-    """Grid shape of every level: ceil(H / 2^i) x ceil(W / 2^i)."""
-    return [(-(-height // (1 << i)), -(-width // (1 << i))) for i in range(n_levels)]
 
 
 def phase_of(height: int, width: int) -> np.ndarray:

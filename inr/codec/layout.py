@@ -13,14 +13,14 @@ grids of one level are summed, and a level has one quantisation step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from inr.codec.fixed import cubic_taps
 from inr.codec.wavelet import BANDS, band_taps
 
-__all__ = ["TRANSFORMS", "Grid", "Layout", "n_grids", "pixel_taps", "parent_taps"]
+__all__ = ["TRANSFORMS", "Grid", "Layout", "n_grids", "level_shapes", "pixel_taps", "parent_taps"]
 
 TRANSFORMS = ("pyramid", "wavelet")
 Taps = Tuple[np.ndarray, np.ndarray]
@@ -43,8 +43,9 @@ def n_grids(transform: str, n_levels: int) -> int:
     return n_levels if transform == "pyramid" else 3 * n_levels + 1
 
 
-def _cells(n_pixels: int, level: int) -> int:
-    return -(-n_pixels // (1 << level))
+def level_shapes(height: int, width: int, n_levels: int) -> List[Tuple[int, int]]:
+    """Grid shape of every level: ceil(H / 2^i) x ceil(W / 2^i)."""
+    return [(-(-height // (1 << i)), -(-width // (1 << i))) for i in range(n_levels)]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class Layout:
             self.grids = [Grid(level, band, None if level == n_levels else 3 * level + b)
                           for level in range(1, n_levels + 1) for b, band in enumerate(BANDS[1:])]
             self.grids.append(Grid(n_levels, "ll", None))
-        self.shapes = [(_cells(height, g.level), _cells(width, g.level)) for g in self.grids]
+        by_level = level_shapes(height, width, n_levels + 1)
+        self.shapes = [by_level[g.level] for g in self.grids]
         # the context reads the parent's values (pyramid) or magnitudes (wavelet: a band's
         # detail is as strong as its parent's, the signs hardly correlate)
         self.parent_magnitude = transform == "wavelet"
