@@ -128,7 +128,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     path = args.model or DEFAULT_WEIGHTS
     if not Path(path).is_file():
-        log(f"error: no model at {path} (the shipped weights are not trained yet): pass --model PATH")
+        log(f"error: no model at {path} (a broken install?): pass --model PATH")
         return 2
     if not DATA.is_dir():
         log(f"error: no SR data at {DATA}")

@@ -48,9 +48,9 @@ def resolve_model(model: ModelSpec = "default") -> RescaleModel:
         path = Path(DEFAULT_WEIGHTS)
         if not path.is_file():
             raise FileNotFoundError(
-                f"inr.rescale: the shipped rescaling weights are not trained yet ({path} is missing); "
-                "train them with `python -m inr.rescale.train --out DIR` and export with "
-                "`python -m inr.rescale.train --export DIR/checkpoint.pt`, or pass model=DIR/checkpoint.pt")
+                f"inr.rescale: the shipped rescaling weights are missing ({path}: a broken install?); "
+                "pass model=PATH (a checkpoint of `python -m inr.rescale.train` or a file from "
+                "inr.rescale.save_weights) or a RescaleModel")
     elif isinstance(model, (str, os.PathLike)):
         path = Path(model)
     else:
