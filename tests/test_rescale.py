@@ -154,8 +154,12 @@ def test_straight_through_rounding():
     y = quantize_8bit(x)
     np.testing.assert_array_equal((y.detach() * 255).numpy(), np.rint(np.clip(x.detach().numpy(), 0, 1) * 255))
     assert torch.equal(y * 255, torch.round(y * 255))                    # exactly on the grid
-    (y * torch.arange(6.0)).sum().backward()
-    torch.testing.assert_close(x.grad, torch.tensor([0.0, 1, 2, 3, 4, 0]))   # identity inside, clip outside
+    (y * torch.tensor([1.0, 1, 2, 3, 4, 5])).sum().backward(retain_graph=True)
+    # identity inside; outside only where descent moves x back into [0, 1]
+    torch.testing.assert_close(x.grad, torch.tensor([0.0, 1, 2, 3, 4, 5]))
+    x.grad = None
+    (y * torch.tensor([-1.0, 1, 2, 3, 4, -5])).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor([-1.0, 1, 2, 3, 4, 0]))
 
 
 def test_gradients_reach_the_downscaler():
