@@ -166,13 +166,19 @@ class LatentModel(nn.Module):
 
     def render(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
         """[C, H, W] picture from (quantized) latents at the native pixel grid."""
+        return self.synthesise(self.features(latents, rows_cols))
+
+    def features(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
+        """[H, W, LK] per-pixel features (the latents' bumps summed per level, scaled)."""
         taps = rows_cols or self._pixel_taps
         slots: List[Optional[torch.Tensor]] = [None] * self.layout.n_levels
         for y, t, slot in zip(latents, taps, self.layout.slots):
             bumps = y if _is_identity(y, t) else interpolate(y, *t)
             slots[slot] = bumps if slots[slot] is None else slots[slot] + bumps
-        features = torch.cat(slots, dim=0).permute(1, 2, 0)  # [H, W, LK]
-        features = features * self.feature_scale
+        return torch.cat(slots, dim=0).permute(1, 2, 0) * self.feature_scale
+
+    def synthesise(self, features: torch.Tensor) -> torch.Tensor:
+        """[H, W, LK] features -> [C, H, W] picture (skip + synthesis MLP)."""
         return (self.skip(features) + self.synthesis(features)).permute(2, 0, 1)
 
     def context_features(self, latents: List[torch.Tensor], level: int, channel: Optional[int] = None) -> torch.Tensor:

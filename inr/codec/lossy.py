@@ -482,7 +482,6 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     """Weight precisions of the linear skip, then of the synthesis MLP, each minimising
     MSE + lambda * (weight bits per pixel) on the rounded latents."""
     n_pixels = target.shape[1] * target.shape[2]
-    rounded = [torch.round(y.detach()) for y in model.latents]
     nets = {"skip": model.folded_layers(model.skip), "synthesis": model.folded_layers(model.synthesis)}
     saved = {name: p.detach().clone() for name, p in model.named_parameters() if not name.startswith("latents")}
     scale = model.feature_scale.clone()
@@ -492,7 +491,7 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
         for bits in candidates:
             layers = _quantize_net(nets[name], bits, column_shift)
             _set_layers(getattr(model, name), _dequantize_net(layers, bits, column_shift))
-            mse = torch.mean((model.render(rounded) - target) ** 2).item()
+            mse = torch.mean((model.synthesise(features) - target) ** 2).item()
             flat = _flat(layers)
             cost = mse + lam * _weight_bits(flat, _best_scale(flat)) / n_pixels
             if cost < best_cost:
@@ -503,6 +502,7 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
 
     with torch.no_grad():
         model.feature_scale.fill_(1.0)
+        features = model.features([torch.round(y.detach()) for y in model.latents])  # the same for every candidate
         _set_layers(model.synthesis, nets["synthesis"])
         finest = _finest_skip_bits(nets["skip"], column_shift)
         skip_bits = best_bits("skip", range(max(0, finest - 8), finest + 1))
