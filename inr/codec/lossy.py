@@ -486,7 +486,7 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     saved = {name: p.detach().clone() for name, p in model.named_parameters() if not name.startswith("latents")}
     scale = model.feature_scale.clone()
 
-    def best_bits(name: str, candidates: Sequence[int]) -> int:
+    def best_bits(name: str, candidates: Sequence[int], features: torch.Tensor) -> int:
         best, best_cost = candidates[-1], float("inf")
         for bits in candidates:
             layers = _quantize_net(nets[name], bits, column_shift)
@@ -505,8 +505,8 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
         features = model.features([torch.round(y.detach()) for y in model.latents])  # the same for every candidate
         _set_layers(model.synthesis, nets["synthesis"])
         finest = _finest_skip_bits(nets["skip"], column_shift)
-        skip_bits = best_bits("skip", range(max(0, finest - 8), finest + 1))
-        synthesis_bits = best_bits("synthesis", _WEIGHT_BITS)
+        skip_bits = best_bits("skip", range(max(0, finest - 8), finest + 1), features)
+        synthesis_bits = best_bits("synthesis", _WEIGHT_BITS, features)
         for name, p in model.named_parameters():
             if name in saved:
                 p.copy_(saved[name])
