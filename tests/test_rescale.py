@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from inr.rescale.downscaler import bicubic_down
 from inr.rescale.evaluate import evaluate, evaluate_pipeline, jpeg_roundtrip, psnr_rgb
 from inr.rescale.quantize import quantize_8bit
 from inr.rescale.train import main as train_main
+from inr.sr.evaluate import psnr_y, sr_data_dir
 
 torch.set_num_threads(1)
 WEIGHTS = sys.modules["inr.rescale.weights"]
@@ -292,13 +292,11 @@ def test_lazy_attribute():
         inr.no_such_thing
 
 
-SET5_X4 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr" / "Set5" / "x4"
+SET5_X4 = sr_data_dir() / "Set5" / "x4"
 
 
 @pytest.mark.skipif(not (SET5_X4 / "lr" / "img_003.png").is_file(), reason="Set5 not present")
 def test_shipped_default_weights():
-    from inr.sr.evaluate import psnr_y
-
     hr = np.asarray(Image.open(SET5_X4 / "hr" / "img_003.png").convert("RGB"))
     bicubic_lr = np.asarray(Image.open(SET5_X4 / "lr" / "img_003.png").convert("RGB"))
     lr = down(hr, size=bicubic_lr.shape[:2])                    # model="default": inr/rescale/weights/default.pt
