@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from inr._image import ImageInfo, from_tensor, to_tensor
 from inr._threads import torch_threads
 from inr._objectives import BitPlaneObjective, make_objective
+from inr._weight_average import WeightAverage
 from inr.nn.bitplane import from_bit_planes
 from inr.zoo import MODELS, build_model, default_config
 
@@ -67,7 +68,6 @@ def pixel_centres(height: int, width: int, device: Union[str, torch.device] = "c
     return torch.stack((xx, yy), dim=-1).reshape(-1, 2)
 
 
-@torch.no_grad()
 @torch.no_grad()
 def render_tensor(field: Callable[[torch.Tensor], torch.Tensor], height: int, width: int,
                   chunk: int = RENDER_CHUNK, device: Optional[torch.device] = None) -> torch.Tensor:
@@ -254,6 +254,7 @@ def _lr_factor(progress: float, decay_start: float, decay_factor: float) -> floa
 def _make_optimizer(params, lr: float) -> torch.optim.Optimizer:
     """tiny-cuda-nn's Adam settings; the fused kernel (one pass over all tensors) when available."""
     options = dict(lr=lr, betas=(0.9, 0.99), eps=1e-15)
+    params = list(params)  # a generator would be used up by a failed first attempt
     try:
         return torch.optim.Adam(params, fused=True, **options)
     except (RuntimeError, TypeError):  # fused Adam needs torch >= 2.4 on CPU
@@ -274,8 +275,11 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
         render at native size then equals the input exactly); the default budget becomes
         50000 steps. The remaining bit error rate is `.ber`.
     config: model settings ({"encoding", "network", "learning_rate", "batch_size",
-        "decay_start", "decay_factor"}, bitplane also "bits", "backbone": "hashgrid" or
-        "siren"), merged into `default_config(H, W, model)`; may also name the "model".
+        "decay_start", "decay_factor", "weight_average"}, bitplane also "bits", "backbone":
+        "hashgrid" or "siren"), merged into `default_config(H, W, model)`; may also name
+        the "model". With "weight_average" d > 0 the PSNR reported during the fit is that of
+        a running average of the weights (decay d per step), and the fit keeps the average
+        or the last step's weights, whichever has the higher PSNR at the end.
     device: where to train (default: the tensor's device, else CPU).
     seed: model init and pixel batches; the same seed gives the same fit for a step budget.
     batch_size: pixels per step (overrides config["batch_size"]).
@@ -304,7 +308,8 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
     objective = make_objective(cfg, chw.to(device))
     coords = pixel_centres(height, width, device)  # [H * W, 2]
     optimizer = _make_optimizer(network.parameters(), cfg["learning_rate"])
-    trainer = _Trainer(network, coords, objective)
+    average = WeightAverage(network, cfg["weight_average"]) if cfg["weight_average"] else None
+    trainer = _Trainer(network, coords, objective, average)
 
     batch = min(batch, coords.shape[0])
     single_thread = device.type == "cpu" and batch < SINGLE_THREAD_BATCH
@@ -337,12 +342,20 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if average is not None:
+                average.update()
             if trainer.record(metric):
                 bar.set_postfix(trainer.postfix(psnr), refresh=False)
             step += 1
             bar.update(1)
         train_seconds = time.perf_counter() - start
         psnr = trainer.evaluate()
+        if average is not None:
+            last_step = trainer.evaluate(averaged=False)
+            if last_step > psnr:
+                psnr = last_step
+            else:
+                average.copy_to_model()
         bar.set_postfix(trainer.postfix(psnr))
     network.eval()
     return FittedImage(network, info, cfg, psnr, step, train_seconds, trainer.ber)
@@ -351,8 +364,9 @@ def fit(img: Any, steps: Optional[int] = None, seconds: Optional[float] = None,
 class _Trainer:
     """Bookkeeping for fit: a running estimate from batch metrics and rationed full evaluations."""
 
-    def __init__(self, model: torch.nn.Module, coords: torch.Tensor, objective) -> None:
-        self.model, self.coords, self.objective = model, coords, objective
+    def __init__(self, model: torch.nn.Module, coords: torch.Tensor, objective,
+                 average: Optional[WeightAverage] = None) -> None:
+        self.model, self.coords, self.objective, self.average = model, coords, objective, average
         self.bitplanes = isinstance(objective, BitPlaneObjective)
         self.metric_ema: Optional[float] = None
         self.recent_errors: Optional[int] = None  # wrong bits in the last 8 batches (bit planes)
@@ -385,6 +399,8 @@ class _Trainer:
     def postfix(self, psnr: float) -> dict:
         if self.bitplanes:
             return {"wrong_bits~": f"{self.metric_ema or 0:.0f}", "psnr": f"{psnr:.2f}"}
+        if self.average is not None:  # the batch estimate follows the wandering last-step weights
+            return {"psnr": f"{psnr:.2f}"}
         return {"psnr~": f"{self.estimate:.2f}", "measured": f"{psnr:.2f}"}
 
     def may_evaluate(self, elapsed: float, budget: float) -> bool:
@@ -394,16 +410,19 @@ class _Trainer:
         return self.eval_total + self.eval_seconds <= budget * elapsed
 
     @torch.no_grad()
-    def evaluate(self) -> float:
+    def evaluate(self, averaged: bool = True) -> float:
         """PSNR of the (clamped / thresholded) output over the whole image at native
-        resolution; sets `ber` for bit-plane objectives."""
+        resolution, with the averaged weights where there are some and `averaged`; sets
+        `ber` for bit-plane objectives."""
         begin = time.perf_counter()
         was_training = self.model.training
         self.model.eval()
         total, wrong = 0.0, 0
-        for i in range(0, self.coords.shape[0], RENDER_CHUNK):
-            sq, bad = self.objective.errors(self.model(self.coords[i:i + RENDER_CHUNK]), i, i + RENDER_CHUNK)
-            total, wrong = total + sq, wrong + bad
+        use_average = averaged and self.average is not None
+        with self.average.applied() if use_average else contextlib.nullcontext():
+            for i in range(0, self.coords.shape[0], RENDER_CHUNK):
+                sq, bad = self.objective.errors(self.model(self.coords[i:i + RENDER_CHUNK]), i, i + RENDER_CHUNK)
+                total, wrong = total + sq, wrong + bad
         self.model.train(was_training)
         if self.bitplanes:
             self.ber = wrong / self.objective.n_bits

@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from inr import _native
+from inr._clamp import clamp
 from inr._resample_tables import KERNELS, AxisTable, axis_table, kernel_name, plan_sizes
 
 __all__ = ["resize", "MAX_PIXELS", "KERNELS"]
@@ -254,11 +255,11 @@ def _resize_alpha_torch(nchw: torch.Tensor, plan: _Plan, top: Optional[float], n
         y = torch.from_numpy(_native_resample(planes, plan)).reshape(n, c, plan.out_h, plan.out_w)
     else:
         y = _resample_torch(x, plan, None)
-    out_alpha = y[:, -1:].clamp(0, scale)
+    out_alpha = clamp(y[:, -1:], 0.0, scale)
     positive = out_alpha > 0
     colour = torch.where(positive, y[:, :-1] * scale / torch.where(positive, out_alpha, torch.ones_like(out_alpha)),
                          torch.zeros_like(y[:, :-1]))
-    y = torch.cat([colour.clamp(0, scale), out_alpha], dim=1)
+    y = torch.cat([clamp(colour, 0.0, scale), out_alpha], dim=1)
     if top is not None:
         return torch.floor(y + 0.5).clamp(0, top).to(nchw.dtype)
     return y.to(nchw.dtype)

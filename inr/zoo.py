@@ -2,7 +2,7 @@
 configs, how a config becomes a module, and sizing by parameter count.
 
 A fit config is {"model": name, "encoding": dict or None, "network": dict, "learning_rate",
-"batch_size", "decay_start", "decay_factor"} plus, for "bitplane", "bits" and "backbone".
+"batch_size", "decay_start", "decay_factor", "weight_average"} plus, for "bitplane", "bits" and "backbone".
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ TRAINING_DEFAULTS: Dict[str, Any] = {
     "batch_size": 1 << 14,
     "decay_start": 0.5,  # fraction of the steps/seconds budget after which the lr decays
     "decay_factor": 0.1,  # lr at the end of the budget, relative to learning_rate
+    "weight_average": 0.995,  # decay of the running weight average the fit reports and keeps; 0: off
 }
 
 
@@ -49,7 +50,7 @@ def default_config(height: int, width: int, model: str = "hashgrid", bits: int =
         specific = {"encoding": hash_grid_encoding(height, width),
                     "network": {"otype": "FullyFusedMLP", "activation": "ReLU", "output_activation": "None",
                                 "n_neurons": 32, "n_hidden_layers": 2},
-                    "learning_rate": 1e-2}
+                    "learning_rate": 1e-2, "decay_start": 0.25}
     elif model == "siren":
         specific = {"encoding": None, "network": {"n_neurons": 256, "n_hidden_layers": 3, "w0": 30.0},
                     "learning_rate": 3e-4, "batch_size": 1 << 12}
@@ -62,7 +63,8 @@ def default_config(height: int, width: int, model: str = "hashgrid", bits: int =
     elif model == "bitplane":
         specific = {"bits": bits, "backbone": "hashgrid",
                     "encoding": hash_grid_encoding(height, width, n_features_per_level=4, finest_factor=2.0),
-                    "network": {"n_neurons": 64, "n_hidden_layers": 2, "w0": 30.0}, "learning_rate": 1e-2}
+                    "network": {"n_neurons": 64, "n_hidden_layers": 2, "w0": 30.0}, "learning_rate": 1e-2,
+                    "weight_average": 0.0}  # its stopping test reads the bits of the trained weights
     else:
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
     return {"model": model, **TRAINING_DEFAULTS, **specific}

@@ -187,3 +187,40 @@ def test_reference_backend_matches_native():
     reference = inr.fit(image, steps=20, config=SMALL, backend="torch", progress=False)
     assert reference.model.encoding.backend == "torch"
     assert reference.psnr == pytest.approx(native.psnr, abs=0.01)  # measured within 1e-6 dB
+
+
+def test_weight_average_is_the_warmed_up_running_mean_and_applied_restores():
+    from inr._weight_average import WeightAverage
+    layer = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    average = WeightAverage(layer, decay=0.5)
+    expected = 1.0
+    for step, value in enumerate((3.0, -2.0, 5.0)):
+        with torch.no_grad():
+            layer.weight.fill_(value)
+        average.update()
+        beta = min(0.5, (1.0 + step) / (10.0 + step))
+        expected = beta * expected + (1.0 - beta) * value
+    assert torch.allclose(average.average[0], torch.full((1, 2), expected))
+    with pytest.raises(RuntimeError):
+        with average.applied():
+            assert torch.allclose(layer.weight, torch.full((1, 2), expected))
+            raise RuntimeError("the model's own weights still come back")
+    assert torch.equal(layer.weight, torch.full((1, 2), 5.0))
+
+    resumed = WeightAverage(torch.nn.Linear(2, 1), decay=0.9)
+    resumed.load_state_dict(average.state_dict())
+    assert (resumed.decay, resumed.updates) == (0.5, 3)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.average, average.average))
+
+
+def test_weight_average_keeps_the_better_of_average_and_last_step():
+    """Averaging does not change the training (same seed, same last-step weights), so the
+    kept model is never worse than the last step's, and its reported PSNR is its own."""
+    image = synthetic()
+    plain = inr.fit(image, steps=200, config={**SMALL, "weight_average": 0.0}, progress=False)
+    averaged = inr.fit(image, steps=200, config={**SMALL, "weight_average": 0.95}, progress=False)
+    assert averaged.psnr >= plain.psnr
+    assert averaged.psnr == pytest.approx(psnr(averaged.render(), image), abs=0.05)
+    assert plain.psnr == pytest.approx(psnr(plain.render(), image), abs=0.05)

@@ -262,11 +262,15 @@ def test_hand_computed_hashed_index(backend):
 
 # ---- outside [0, 1], contiguity -------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", ("torch", "native"))
-@pytest.mark.parametrize("interpolation", ("Linear", "Smoothstep"))
-def test_outside_unit_cube_equals_clamped(backend, interpolation):
+def _skip_missing(backend: str) -> None:
     if backend == "native" and _native.cpu is None:
         pytest.skip("native CPU backend not built")
+
+
+@pytest.mark.parametrize("backend", ("torch", "native"))
+@pytest.mark.parametrize("interpolation", ("Linear", "Smoothstep"))
+def test_outside_unit_cube_is_the_clamped_point_with_zero_gradient(backend, interpolation):
+    _skip_missing(backend)
     config = HashGridConfig.from_dict(3, {"n_levels": 4, "log2_hashmap_size": 9, "base_resolution": 4,
                                           "interpolation": interpolation})
     gen = torch.Generator().manual_seed(3)
@@ -278,15 +282,62 @@ def test_outside_unit_cube_equals_clamped(backend, interpolation):
                       1 + torch.rand(200, generator=gen) * 3 + 1e-3)
     outside[torch.arange(200), axis] = far
     params = torch.rand(config.n_params, generator=gen) * 2 - 1
+    cotangent = torch.randn(200, config.n_output_dims, generator=gen)
 
-    x = outside.clone().requires_grad_(True)
-    out = hash_grid_encode(x, params, config, backend=backend)
-    expected = hash_grid_encode(outside.clamp(0, 1), params, config, backend=backend)
-    assert torch.equal(out.detach(), expected)
-    (dL_dx,) = torch.autograd.grad(out, x, torch.randn(out.shape, generator=gen))
-    clamped_axis = dL_dx[torch.arange(200), axis]
-    assert not clamped_axis.any(), "the position gradient of a clamped coordinate must be zero"
-    assert dL_dx.abs().sum() > 0  # the inside coordinates still get gradients
+    out, dL_dx, _ = encode_with_grads(outside, params, config, backend, cotangent)
+    at_border, dL_dborder, _ = encode_with_grads(outside.clamp(0, 1), params, config, backend, cotangent)
+    assert torch.equal(out, at_border)
+    assert not dL_dx[torch.arange(200), axis].any(), "outside [0, 1] the position gradient is zero"
+    assert dL_dborder[torch.arange(200), axis].abs().min() > 0, "on the border it is not"
+    inside = torch.ones_like(dL_dx, dtype=torch.bool)
+    inside[torch.arange(200), axis] = False
+    assert torch.equal(dL_dx[inside], dL_dborder[inside])
+
+
+def _one_sided_derivative(f, x0: float, direction: float, h: float) -> float:
+    """Second-order one-sided difference of f at x0, sampling towards `direction` (+1 / -1)."""
+    d = direction * h
+    return (-3.0 * f(x0) + 4.0 * f(x0 + d) - f(x0 + 2 * d)) / (2 * d)
+
+
+@pytest.mark.parametrize("backend", ("torch", "native"))
+@pytest.mark.parametrize("interpolation", ("Linear", "Smoothstep"))
+def test_border_rule_against_finite_differences(backend, interpolation):
+    """At x = 0 and x = 1 the position gradient is the derivative from inside [0, 1]; just
+    outside and far outside the output is the border's and the gradient is zero."""
+    _skip_missing(backend)
+    dtype = torch.float64 if backend == "torch" else torch.float32
+    h = 1e-5 if dtype == torch.float64 else 2e-3
+    config = HashGridConfig.from_dict(2, {"n_levels": 3, "log2_hashmap_size": 8, "base_resolution": 4,
+                                          "per_level_scale": 1.45, "interpolation": interpolation})
+    gen = torch.Generator().manual_seed(11)
+    params = (torch.rand(config.n_params, generator=gen) * 2 - 1).to(dtype)
+    weights = torch.randn(config.n_output_dims, generator=gen).to(dtype)
+    other = 0.37  # the coordinate that is not varied
+
+    def loss(x: float, axis: int) -> float:
+        point = [other, other]
+        point[axis] = x
+        encoded = hash_grid_encode(torch.tensor([point], dtype=dtype), params, config, backend=backend)
+        return float((encoded[0] * weights).sum())
+
+    def gradient(x: float, axis: int) -> float:
+        point = [other, other]
+        point[axis] = x
+        positions = torch.tensor([point], dtype=dtype, requires_grad=True)
+        encoded = hash_grid_encode(positions, params, config, backend=backend)
+        (g,) = torch.autograd.grad((encoded[0] * weights).sum(), positions)
+        return float(g[0, axis])
+
+    for axis in (0, 1):
+        for border, inward, outside in ((0.0, 1.0, -0.25), (1.0, -1.0, 1.25)):
+            numeric = _one_sided_derivative(lambda x: loss(x, axis), border, inward, h)
+            analytic = gradient(border, axis)
+            assert abs(numeric) > 1e-3
+            assert analytic == pytest.approx(numeric, rel=2e-3 if dtype == torch.float64 else 2e-2)
+            for x in (outside, border - 1e-4 * inward, border - 3.0 * inward):
+                assert loss(x, axis) == loss(border, axis)
+                assert gradient(x, axis) == 0.0
 
 
 @pytest.mark.parametrize("backend", ("torch", "native"))

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inr._clamp import clamp
 from inr.codec.fixed import ONE, TAP_BITS
 from inr.codec.layout import Layout
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -114,12 +115,12 @@ def _mlp(sizes: List[int]) -> nn.Sequential:
 
 def laplace_bits(values: torch.Tensor, mean: torch.Tensor, log2_scale: torch.Tensor) -> torch.Tensor:
     """-log2 P(values) under a Laplace(mean, 2^log2_scale) discretised to integers."""
-    scale = torch.exp2(log2_scale.clamp(LOG2_SCALE_MIN, _LOG2_SCALE_MAX))
+    scale = torch.exp2(clamp(log2_scale, LOG2_SCALE_MIN, _LOG2_SCALE_MAX))
     d = (values - mean).abs()
     upper = torch.exp(-(d - 0.5).abs() / scale)
     lower = torch.exp(-(d + 0.5) / scale)
     inner = torch.where(d < 0.5, 1.0 - 0.5 * (upper + lower), 0.5 * (upper - lower))
-    return -torch.log2(inner.clamp_min(2.0 ** -16))
+    return -torch.log2(clamp(inner, low=2.0 ** -16))
 
 
 class LatentModel(nn.Module):

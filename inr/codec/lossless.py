@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from inr._clamp import clamp
 from inr._threads import torch_threads
 from inr.codec.container import FormatError
 
@@ -156,7 +157,7 @@ def _channel_data(pixels: np.ndarray, bit_depth: int, channel: int,
 
 
 def _laplace_nll(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    log2_scale = output[:, 1].clamp(min=_LOG2_SCALE_FLOOR)
+    log2_scale = clamp(output[:, 1], low=_LOG2_SCALE_FLOOR)
     return ((target - output[:, 0]).abs() * torch.exp2(-log2_scale) + log2_scale * math.log(2.0)).mean()
 
 

@@ -40,7 +40,8 @@ class InrImageFile(ImageFile.ImageFile):
         self._size = (header.width, header.height)
         self._mode = _mode(header.channels, header.bit_depth)
         self.info["inr"] = {"mode": header.mode, "bit_depth": header.bit_depth}
-        self.tile = [ImageFile._Tile("inr", (0, 0) + self.size, 0, None)]
+        # (decoder, extents, offset, args): the tile form every Pillow >= 9 unpacks
+        self.tile = [("inr", (0, 0) + self.size, 0, None)]
 
 
 class _InrDecoder(ImageFile.PyDecoder):

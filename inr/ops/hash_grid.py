@@ -1,8 +1,9 @@
 """hash_grid_encode: the multiresolution hash-grid encoding as an autograd op.
 
-Coordinates are expected in [0, 1]. Values outside are clamped to [0, 1] (the gradient
-with respect to a clamped coordinate is zero); this differs from tiny-cuda-nn, whose
-kernels wrap such coordinates around in unsigned arithmetic, and equals it inside.
+Coordinates are expected in [0, 1]. Values outside are encoded clamped to [0, 1]; this
+differs from tiny-cuda-nn, whose kernels wrap such coordinates around in unsigned
+arithmetic, and equals it inside. The position gradient follows the border rule in
+`hash_grid_encode`'s docstring in every backend.
 """
 from __future__ import annotations
 
@@ -140,6 +141,17 @@ def hash_grid_encode(
     backend: None (native for the tensor's device, reference if none was built),
         "native" (require it) or "torch" (the pure-PyTorch reference).
     Returns [N, n_levels * n_features_per_level]. Differentiable in params and positions.
+
+    Border rule. Each coordinate x is encoded at c = clamp(x, 0, 1): on a level with
+    `scale`, p = c * scale + 0.5, corner = floor(p), t = p - corner, and the level's
+    weights are w(t) (Linear: t, Smoothstep: t^2 (3 - 2t)). For 0 <= x <= 1, borders
+    included, the gradient with respect to x is w'(t) * scale times the corner
+    differences of the cell that p lies in; on the borders that is the derivative taken
+    from inside [0, 1] (t = 0.5 at x = 0 on every level; at x = 1 unless scale + 0.5 is an
+    integer), so a coordinate refined by gradient descent keeps its gradient at the image
+    edge. Outside [0, 1] the output is constant and the gradient is 0. Inside [0, 1] this
+    is tiny-cuda-nn's gradient. Nearest interpolation: zero everywhere. Every backend
+    implements the rule itself; none inherits it from how torch differentiates `clamp`.
     Native results are a transposed view of feature-major memory (stride (1, N));
     call `.contiguous()` where row-major memory is needed. Non-contiguous inputs are
     copied; float64 inputs use the reference.
@@ -147,7 +159,8 @@ def hash_grid_encode(
     may also be float16 with float32 positions: the result is then float16 (computed in
     float32, rounded once) and the table gradient float16 (accumulated in float32).
     NaN or infinite positions raise ValueError, except on the native CUDA path, which
-    skips the check (it would synchronize the device) and encodes them clamped (NaN as 0).
+    skips the check (it would synchronize the device) and encodes them clamped (NaN as 0,
+    with a zero gradient; +-inf as 1 / 0, also with a zero gradient).
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

@@ -19,15 +19,21 @@ _MASK32 = 0xFFFFFFFF
 
 
 def _grid_position(x: torch.Tensor, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer corner and fractional position of p = scale * x + 0.5, differentiable in x.
+    """Integer corner and fractional position of p = scale * clamp(x, 0, 1) + 0.5.
 
+    The border rule of `inr.ops.hash_grid_encode`, written out instead of inherited from
+    how torch differentiates `clamp` at its bounds: the value comes from the clamped,
+    detached x; the gradient term `inside * scale * (x - x.detach())` is zero in value and
+    has d/dx = scale where 0 <= x <= 1 (borders included) and 0 outside.
     float32 inputs: p is formed in float64 and rounded once, which reproduces the
     fused multiply-add of the native kernels.
     """
     work = torch.float64 if x.dtype == torch.float32 else x.dtype
-    p = (x.detach().to(work) * scale + 0.5).to(x.dtype)
+    plain = x.detach()
+    p = (plain.to(work).clamp(0.0, 1.0) * scale + 0.5).to(x.dtype)
     corner = torch.floor(p)
-    fraction = (p - corner) + scale * (x - x.detach())  # value from p, gradient d/dx = scale
+    inside = ((plain >= 0.0) & (plain <= 1.0)).to(x.dtype)
+    fraction = (p - corner) + inside * scale * (x - plain)
     return corner.to(torch.int64), fraction
 
 
@@ -47,12 +53,14 @@ def _table_index(vertex: torch.Tensor, resolution: int, table_size: int, hashed:
 
 
 def hash_grid_encode(positions: torch.Tensor, params: torch.Tensor, config: HashGridConfig) -> torch.Tensor:
-    """Multiresolution hash-grid encoding. positions [N, D] in [0, 1] (clamped), params [P].
+    """Multiresolution hash-grid encoding. positions [N, D] (finite), params [P].
 
     Returns [N, n_levels * F], level-major, matching tiny-cuda-nn's GridEncoding.
+    Positions are encoded clamped to [0, 1]; their gradient follows the border rule of
+    `inr.ops.hash_grid_encode` (one-sided on the borders, zero outside).
     """
     n_features = config.n_features_per_level
-    x = positions.clamp(0.0, 1.0)
+    x = positions
     outputs = []
     for level in range(config.n_levels):
         resolution, table_size, hashed, offset = (int(v) for v in config.level_meta[level])

@@ -67,7 +67,9 @@ INR_HD float interp_weight_derivative(float t, Interpolation mode) {
     return mode == Interpolation::Smoothstep ? 6.0f * t * (1.0f - t) : 1.0f;
 }
 
-// Inputs outside [0, 1] are clamped (NaN maps to 0); documented in inr/ops/hash_grid.py.
+// Border rule (documented in inr/ops/hash_grid.py): inputs are encoded clamped to [0, 1]
+// (NaN maps to 0); the position gradient is the interpolation's derivative for
+// 0 <= x <= 1, borders included (one-sided, from inside), and 0 outside or for NaN.
 INR_HD float clamp_unit(float x) { return x > 0.0f ? (x < 1.0f ? x : 1.0f) : 0.0f; }
 
 // Position of x on a level: integer corner, interpolation weight, its derivative
