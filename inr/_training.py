@@ -149,15 +149,17 @@ class StepLog:
         self._count, self._samples, self._mark = 0, 0, time.perf_counter()
 
     def after_step(self, step: int, metrics: Dict[str, float], extra: Callable[[], Dict[str, Any]],
-                   postfix: Sequence[str] = ("loss",)) -> None:
-        """Records `metrics` of step `step`; log entries also hold `extra()` (e.g. learning rates)."""
+                   postfix: Sequence[str] = ("loss",), last: bool = False) -> None:
+        """Records `metrics` of step `step`; log entries also hold `extra()` (e.g. learning rates).
+        `last`: the run stops early after this step (log, evaluate and checkpoint now)."""
         args, process = self.args, self.process
         for name, value in metrics.items():
             self._sums[name] = self._sums.get(name, 0.0) + float(value)
         self._count += 1
         self._samples += args.batch_size * process.world
         self.bar.update(1)
-        if step % args.log_every == 0 or step == args.steps:
+        final = last or step == args.steps
+        if step % args.log_every == 0 or final:
             now = time.perf_counter()
             seconds = now - self._mark
             names = list(self._sums)
@@ -171,11 +173,11 @@ class StepLog:
             self._sums, self._count, self._samples, self._mark = {}, 0, 0, now
             if process.main:
                 atomic_write_json(self.log, self.log_path)
-        if args.eval_every and step % args.eval_every == 0 and process.main and self._eval_ok:
+        if args.eval_every and (step % args.eval_every == 0 or last) and process.main and self._eval_ok:
             started = time.perf_counter()
             self._eval_ok = self._evaluate(step)
             self._mark += time.perf_counter() - started  # throughput and elapsed_s count training only
-        if step % args.ckpt_every == 0 or step == args.steps:
+        if step % args.ckpt_every == 0 or final:
             self._checkpoint()
             process.barrier()
 

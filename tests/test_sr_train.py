@@ -69,7 +69,7 @@ def test_train_and_resume(image_dir, tmp_path):
     out = tmp_path / "run"
     assert main(["--out", str(out), "--data", str(image_dir), "--steps", "2", *TRAIN_ARGS]) == 0
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
-    assert ck["step"] == 2 and ck["config"] == {"size": "tiny", "head": "cuf"}
+    assert ck["step"] == 2 and ck["config"] == {"size": "tiny", "head": "cuf", "block": "plain"}
     assert main(["--out", str(out), "--data", str(image_dir), "--steps", "3", "--resume", "--decay-every", "7",
                  *TRAIN_ARGS]) == 0
     ck = torch.load(out / "checkpoint.pt", weights_only=False)
@@ -150,3 +150,29 @@ def test_torchrun_two_processes(image_dir, tmp_path):
     assert ck["step"] == 3
     log = json.loads((out / "train_log.json").read_text())
     assert log["config"]["world_size"] == 2 and [e["step"] for e in log["entries"]] == [1, 2, 3]
+
+
+def test_rep_blocks_ema_and_constant_rate_resume_bit_for_bit(image_dir, tmp_path):
+    """Four steps in one go equal two steps plus a resumed two (whose command line leaves out
+    the options a checkpoint keeps): weights, optimiser, weight average and learning rate."""
+    args = ["--data", str(image_dir), *TRAIN_ARGS]
+    design = ["--block", "rep", "--ema", "0.9", "--constant-lr", "--decay-every", "1"]
+    assert main(["--out", str(tmp_path / "straight"), "--steps", "4", *design, *args]) == 0
+    assert main(["--out", str(tmp_path / "split"), "--steps", "2", *design, *args]) == 0
+    assert main(["--out", str(tmp_path / "split"), "--steps", "4", "--resume", *args]) == 0
+    a, b = (torch.load(tmp_path / run / "checkpoint.pt", weights_only=False) for run in ("straight", "split"))
+    assert a["config"]["block"] == "rep" and a["step"] == b["step"] == 4
+    for key in a["model"]:
+        assert torch.equal(a["model"][key], b["model"][key]), key
+    assert a["ema"]["updates"] == b["ema"]["updates"] == 4
+    assert all(torch.equal(x, y) for x, y in zip(a["ema"]["average"], b["ema"]["average"]))
+    assert not all(torch.equal(x, y) for x, y in zip(a["ema"]["average"], a["model"].values()))
+    assert a["optimizer"]["param_groups"][0]["lr"] == b["optimizer"]["param_groups"][0]["lr"] == 2e-4
+
+
+def test_max_minutes_stops_with_a_checkpoint(image_dir, tmp_path):
+    out = tmp_path / "run"
+    assert main(["--out", str(out), "--data", str(image_dir), "--steps", "1000", "--max-minutes", "0",
+                 "--eval-every", "0", *TRAIN_ARGS]) == 0
+    ck = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert ck["step"] == 1

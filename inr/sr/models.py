@@ -50,13 +50,14 @@ class SRModel(nn.Module):
         return self.head(self.encoder(lr), lr, out_size, query=query)
 
 
-def make_model(size: str = "small", head: str = "cuf") -> SRModel:
-    """An SR model by name: encoder size "small"/"large", head "cuf"/"liif"."""
-    enc = make_encoder(size)
+def make_model(size: str = "small", head: str = "cuf", block: str = "plain") -> SRModel:
+    """An SR model by name: encoder size "small"/"medium"/"large", head "cuf"/"liif",
+    encoder blocks "plain" or "rep" (re-parameterisable; see `inr.sr.encoder`)."""
+    enc = make_encoder(size, block)
     if head == "cuf":
         h = CUFHead(enc.out_dim)
     elif head == "liif":
         h = LIIFHead(enc.out_dim)
     else:
         raise ValueError(f"unknown head {head!r}; choose 'cuf' or 'liif'")
-    return SRModel(enc, h, config={"size": size, "head": head})
+    return SRModel(enc, h, config={"size": size, "head": head, "block": block})

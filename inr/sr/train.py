@@ -17,7 +17,9 @@ head (LIIF, the in-repo baseline) can be trained on exactly the encoder of the f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +29,9 @@ from tqdm import tqdm
 
 from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
                            resolve_crop_arguments, restore_training, unwrap)
+from inr._weight_average import WeightAverage
 from inr.sr.data import CropSampler, default_data_dir, load_images, sample_pixels
+from inr.sr.encoder import BLOCKS, ENCODER_SIZES
 from inr.sr.models import SRModel, make_model
 from inr.sr.upsample import load
 
@@ -40,8 +44,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m inr.sr.train", description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True, type=Path, help="folder for checkpoint.pt and train_log.json")
     p.add_argument("--steps", type=int, default=100_000, help="total optimiser steps (default 100000)")
-    p.add_argument("--model", default="small", choices=["tiny", "small", "large"], help="encoder size")
+    p.add_argument("--model", default="small", choices=list(ENCODER_SIZES), help="encoder size")
     p.add_argument("--head", default="cuf", choices=["cuf", "liif"])
+    p.add_argument("--block", default="plain", choices=list(BLOCKS),
+                   help="encoder blocks: plain 3x3 convolutions or re-parameterisable ones (new runs)")
+    p.add_argument("--ema", type=float, default=0.0, help="decay of an exponential moving average of the "
+                   "weights, evaluated and exported instead of the last step's (0: off; new runs)")
+    p.add_argument("--constant-lr", action="store_true",
+                   help="keep the learning rate constant instead of halving it (new runs)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a checkpoint and an evaluation) after this many minutes of this run")
     add_data_arguments(p)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large; "
                    "with --resume: replaces the checkpoint's current rate when given)")
@@ -61,9 +73,9 @@ def train(args: argparse.Namespace) -> dict:
 
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     resolve_crop_arguments(args, ckpt)
-    cfg = ckpt["config"] if ckpt is not None else {"size": args.model, "head": args.head}
+    cfg = ckpt["config"] if ckpt is not None else {"size": args.model, "head": args.head, "block": args.block}
     torch.manual_seed(args.seed)
-    model = make_model(cfg["size"], cfg["head"])
+    model = make_model(cfg["size"], cfg["head"], cfg.get("block", "plain"))
     if args.init_encoder is not None and ckpt is None:
         copy_encoder(args.init_encoder, model)
     if ckpt is not None and ckpt.get("args", {}).get("freeze_encoder"):
@@ -73,12 +85,17 @@ def train(args: argparse.Namespace) -> dict:
     model = model.to(device)
     lr0 = args.lr if args.lr is not None else (1e-4 if cfg["size"] == "large" else 2e-4)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr0)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4),
+                                            gamma=1.0 if args.constant_lr else 0.5)
+    ema_decay = ckpt.get("ema", {}).get("decay", 0.0) if ckpt is not None else args.ema
+    average = WeightAverage(model, ema_decay) if ema_decay else None
     step, elapsed = 0, 0.0
     log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": proc.world}, "entries": [], "eval": []}
     if ckpt is not None:
         step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path,
                                          learning_rates=(args.lr,))
+        if average is not None:
+            average.load_state_dict(ckpt["ema"])
     net = proc.wrap(model)
     rank = proc.rank
 
@@ -92,14 +109,16 @@ def train(args: argparse.Namespace) -> dict:
         if proc.main:
             atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "step": step, "elapsed_s": steps.elapsed,
-                         "args": jsonable(vars(args))}, ckpt_path)
+                         "args": jsonable(vars(args)), **({"ema": average.state_dict()} if average else {})},
+                        ckpt_path)
             atomic_write_json(log, log_path)
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
     steps = StepLog(args, proc, log, log_path, elapsed, bar,
-                    lambda at: _evaluate_step(unwrap(net), at, log, log_path, device), checkpoint)
+                    lambda at: _evaluate_step(unwrap(net), average, at, log, log_path, device), checkpoint)
     net.train()
+    deadline = None if args.max_minutes is None else time.monotonic() + 60.0 * args.max_minutes
     while step < args.steps:
         lr_img, hr = sampler.batch(step)
         out_size = tuple(hr.shape[-2:])
@@ -113,8 +132,13 @@ def train(args: argparse.Namespace) -> dict:
         loss.backward()
         opt.step()
         sched.step()
+        if average is not None:
+            average.update()
         step += 1
-        steps.after_step(step, {"loss": loss.item()}, lambda: {"lr": opt.param_groups[0]["lr"]})
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        steps.after_step(step, {"loss": loss.item()}, lambda: {"lr": opt.param_groups[0]["lr"]}, last=out_of_time)
+        if out_of_time:
+            break
     bar.close()
     proc.finish()
     return log
@@ -123,18 +147,23 @@ def train(args: argparse.Namespace) -> dict:
 def copy_encoder(path: Path, model: SRModel) -> None:
     """Loads the encoder of the SR model file `path` into `model.encoder`."""
     source = load(path)
+    if model.config.get("block", "plain") != "plain":
+        raise ValueError("--init-encoder: only a plain encoder can start from a model file (they are stored fused)")
     if source.config.get("size") != model.config.get("size"):
         raise ValueError(f"--init-encoder {path} has encoder {source.config.get('size')!r}, "
                          f"this run trains {model.config.get('size')!r}")
     model.encoder.load_state_dict(source.encoder.state_dict())
 
 
-def _evaluate_step(model: SRModel, step: int, log: dict, log_path: Path, device: torch.device) -> bool:
-    """Set5 x4 Y-PSNR into log["eval"]; False (no more tries) when the data is missing."""
+def _evaluate_step(model: SRModel, average: Optional[WeightAverage], step: int, log: dict, log_path: Path,
+                   device: torch.device) -> bool:
+    """Set5 x4 Y-PSNR (of the weight average where there is one) into log["eval"]; False
+    (no more tries) when the data is missing."""
     from inr.sr.evaluate import evaluate
 
     try:
-        res = evaluate(model, "Set5", 4, device=device, ssim=False)
+        with average.applied() if average is not None else contextlib.nullcontext():
+            res = evaluate(model, "Set5", 4, device=device, ssim=False)
     except FileNotFoundError as error:
         print(f"note: --eval-every: Set5 x4 evaluation disabled ({error})", file=sys.stderr)
         return False

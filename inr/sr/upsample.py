@@ -37,6 +37,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import copy
 import os
 from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple, Union
@@ -65,17 +66,24 @@ ModelSpec = Union[str, os.PathLike, SRModel]
 # --- weights --------------------------------------------------------------------------
 
 def save_weights(model: SRModel, path: Union[str, os.PathLike]) -> None:
-    """Writes `model` as a small weights-only file (config + float state_dict), atomically."""
+    """Writes `model` as a small weights-only file (config + float state_dict), atomically;
+    re-parameterisable encoder blocks are written fused, as the plain model they equal."""
     if not isinstance(model, SRModel) or not model.config:
         raise ValueError("save_weights needs an SRModel built by make_model (it records the config)")
+    if model.config.get("block") == "rep":
+        model = copy.deepcopy(model)
+        model.encoder.reparameterize()
+        model.config["block"] = "plain"
     save_weights_file(model, model.config, WEIGHTS_FORMAT, path)
 
 
 def load(path: Union[str, os.PathLike]) -> SRModel:
     """An SRModel (eval mode, CPU) from a training checkpoint or a `save_weights` file."""
     config, state = read_model_file(path, WEIGHTS_FORMAT, "SR")
-    model = make_model(config.get("size", "small"), config.get("head", "cuf"))
+    model = make_model(config.get("size", "small"), config.get("head", "cuf"), config.get("block", "plain"))
     model.load_state_dict(state)
+    model.encoder.reparameterize()  # inference runs rep blocks as the plain convolutions they equal
+    model.config["block"] = "plain"
     return model.eval()
 
 
