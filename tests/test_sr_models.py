@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from inr.sr import CUFHead, EDSREncoder, LIIFHead, SRModel, make_model
 from inr.sr.cuf import cosine_encoding, use_phase_conv
 from inr.sr.grid import nearest_phase
+from inr.sr.grid import PHASE_QUANT
 from inr.sr.models import out_size_for
 
 SCALES = [1, 1.5, 2, 3.7, (2, 3.3), 12, 30]
@@ -91,7 +92,8 @@ def test_cuf_phase_cache_equals_per_pixel(out_size):
 
 
 def test_cuf_matches_definition_per_pixel():
-    """The vectorised head equals a direct per-pixel evaluation of the CUF definition."""
+    """The vectorised head equals a direct per-pixel evaluation of the CUF definition
+    (phases rounded to multiples of 1 / PHASE_QUANT)."""
     m = tiny_model("cuf")
     head = m.head
     lr = torch.rand(1, 3, 4, 5)
@@ -107,8 +109,8 @@ def test_cuf_matches_definition_per_pixel():
         acc = torch.zeros(feat.shape[1])
         for k in range(9):
             ky, kx = k // 3 - 1, k % 3 - 1
-            inp = torch.cat([cosine_encoding(torch.tensor(y - iy), head.n_freq),
-                             cosine_encoding(torch.tensor(x - ix), head.n_freq),
+            inp = torch.cat([cosine_encoding(torch.tensor(round((y - iy) * PHASE_QUANT) / PHASE_QUANT), head.n_freq),
+                             cosine_encoding(torch.tensor(round((x - ix) * PHASE_QUANT) / PHASE_QUANT), head.n_freq),
                              torch.tensor([h / big_h, w / big_w]), F.one_hot(torch.tensor(k), 9).float()])
             wk = head.hyper(inp.float())
             r, c = min(max(iy + ky, 0), h - 1), min(max(ix + kx, 0), w - 1)

@@ -14,6 +14,7 @@ using namespace nb::literals;
 void bind_resample(nb::module_& m);  // cpu_resample.cpp
 void bind_fixed(nb::module_& m);     // cpu_fixed.cpp
 void bind_lossless(nb::module_& m);  // cpu_lossless.cpp
+void bind_cuf(nb::module_& m);       // cpu_cuf.cpp
 
 namespace {
 
@@ -82,6 +83,7 @@ NB_MODULE(_inr_cpu, m) {
     bind_resample(m);
     bind_fixed(m);
     bind_lossless(m);
+    bind_cuf(m);
 
     m.def(
         "hash_grid_forward",

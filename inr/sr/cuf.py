@@ -9,12 +9,15 @@ of the LR image (`torch.nn.functional.interpolate`, bicubic a = -0.75, same pixe
 convention) as a residual, so the network predicts the detail that bicubic misses.
 
 The filter weights depend only on the output pixel's phase (its offset to the nearest LR
-centre, per axis) and on the scale, so with `phase_cache=True` (default) they are
-computed once per distinct (row phase, column phase) pair and shared across the image: an
-integer scale s has s x s phases, so the hypernetwork cost no longer grows with the image.
-When the phases are few (integer scales), the filter bank is also applied as one depthwise
+centre, per axis, rounded to 1/128 LR pixel: `inr.sr.grid.PHASE_QUANT`) and on the scale,
+so with `phase_cache=True` (default) they are computed once per distinct (row phase, column
+phase) pair, at most 129 x 129 pairs whatever the output size. Without gradients, on the
+CPU, the gather, filter, sum and decoder run fused in one native kernel
+(`_inr_cpu.cuf_filter_decode`: threads over output rows, no per-pixel neighbourhood or
+feature tensor). Otherwise (training, GPU, no native backend) the PyTorch twin runs: when
+the phases are few (integer scales), the filter bank is applied as one depthwise
 convolution per phase on the LR grid ("instantiated" filters, a sub-pixel convolution) and
-each output pixel picks its phase plane; otherwise the 9 taps are gathered per output pixel.
+each output pixel picks its phase plane; else the 9 taps are gathered per output pixel.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inr import _native
 from inr.sr.grid import bicubic_residual, nearest_phase
 
 __all__ = ["CUFHead", "cosine_encoding"]
@@ -73,16 +77,20 @@ class CUFHead(nn.Module):
         return self.pair_filters(pair_y, pair_x, scale).view(p, q, N_TAPS, -1)
 
     def pair_filters(self, off_y: torch.Tensor, off_x: torch.Tensor, scale: Tuple[float, float]) -> torch.Tensor:
-        """Offset pairs [K] (row offset, column offset) -> depthwise filter weights [K, 9, C]."""
+        """Offset pairs [K] (row offset, column offset) -> depthwise filter weights [K, 9, C].
+
+        The hypernetwork's input is (offset encodings, 1/scale per axis, one-hot tap); its
+        first layer is applied to the pair part once per pair, and the one-hot tap adds
+        the weight column of its tap (the same affine map without building [K, 9, n_in])."""
         dtype = self.hyper[0].weight.dtype
-        k = off_y.numel()
         e = torch.cat([cosine_encoding(off_y, self.n_freq), cosine_encoding(off_x, self.n_freq)], -1).to(dtype)
-        dev = e.device
-        inv_scale = torch.tensor([1.0 / scale[0], 1.0 / scale[1]], dtype=dtype, device=dev)
-        taps = torch.eye(N_TAPS, dtype=dtype, device=dev)                   # [9, 9]
-        x = torch.cat([e[:, None, :].expand(k, N_TAPS, -1), inv_scale.expand(k, N_TAPS, 2),
-                       taps.expand(k, N_TAPS, N_TAPS)], dim=-1)             # [K, 9, n_in]
-        return self.hyper(x)                                                # [K, 9, C]
+        inv_scale = torch.tensor([1.0 / scale[0], 1.0 / scale[1]], dtype=dtype, device=e.device)
+        pair = torch.cat([e, inv_scale.expand(e.shape[0], 2)], dim=-1)   # [K, n_in - 9]
+        first = self.hyper[0]
+        n_pair = pair.shape[1]
+        hidden = F.linear(pair, first.weight[:, :n_pair], first.bias)       # [K, width]
+        hidden = hidden[:, None, :] + first.weight[:, n_pair:].t()          # [K, 9, width]
+        return self.hyper[1:](hidden)                                       # [K, 9, C]
 
     def forward(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
                 phase_cache: Optional[bool] = None, query: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -97,21 +105,30 @@ class CUFHead(nn.Module):
         if query is not None:
             return self._forward_query(feat, lr, (big_h, big_w), scale, iy, oy, ix, ox, query)
         cache = self.phase_cache if phase_cache is None else phase_cache
-        if cache:
-            oy, inv_y = torch.unique(oy, return_inverse=True)               # [P], [H]
-            ox, inv_x = torch.unique(ox, return_inverse=True)               # [Q], [W]
-        else:
-            inv_y = torch.arange(big_h, device=feat.device)
-            inv_x = torch.arange(big_w, device=feat.device)
-        wts = self.filters(oy, ox, scale)                                   # [P, Q, 9, C]
-        if cache and use_phase_conv(oy.numel(), ox.numel(), h, w, big_h, big_w):
-            acc = _filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x)
-        else:
-            acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
-        out = self.decoder(acc)
+        out = self.filter_decode(feat, (iy, oy), (ix, ox), scale, cache)
         if self.residual:
             out = out + bicubic_residual(lr, (big_h, big_w))
         return out
+
+    def filter_decode(self, feat: torch.Tensor, rows: Tuple[torch.Tensor, torch.Tensor],
+                      cols: Tuple[torch.Tensor, torch.Tensor], scale: Tuple[float, float],
+                      phase_cache: bool = True) -> torch.Tensor:
+        """The head without its bicubic residual at given output rows and columns, each a
+        (nearest LR index [H] or [W], phase) pair over `feat`'s grid -> [N, 3, H, W]."""
+        (iy, oy), (ix, ox) = rows, cols
+        h, w = feat.shape[-2:]
+        if phase_cache:
+            oy, inv_y = torch.unique(oy, return_inverse=True)               # [P], [H]
+            ox, inv_x = torch.unique(ox, return_inverse=True)               # [Q], [W]
+        else:
+            inv_y = torch.arange(iy.numel(), device=feat.device)
+            inv_x = torch.arange(ix.numel(), device=feat.device)
+        wts = self.filters(oy, ox, scale)                                   # [P, Q, 9, C]
+        if _native_applies(feat, wts):
+            return _filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, self.decoder)
+        if phase_cache and use_phase_conv(oy.numel(), ox.numel(), h, w, iy.numel(), ix.numel()):
+            return self.decoder(_filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x))
+        return self.decoder(_filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x))
 
     def _forward_query(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
                        scale: Tuple[float, float], iy: torch.Tensor, oy: torch.Tensor, ix: torch.Tensor,
@@ -161,6 +178,31 @@ def _filter_sum_gather(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, 
             wk = wts[k].index_select(1, inv_y).index_select(2, inv_x)       # [C, H, W]
             acc = tap * wk if acc is None else acc + tap * wk
     return acc
+
+
+def _native_applies(feat: torch.Tensor, wts: torch.Tensor) -> bool:
+    """Whether the native CPU kernel can compute the filter sum: float32 CPU tensors and no
+    gradient wanted (training goes through the PyTorch twin)."""
+    wants_grad = torch.is_grad_enabled() and (feat.requires_grad or wts.requires_grad)
+    return (_native.cpu is not None and not wants_grad and feat.device.type == "cpu"
+            and feat.dtype == torch.float32 and wts.dtype == torch.float32)
+
+
+def _filter_decode_native(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
+                          inv_y: torch.Tensor, inv_x: torch.Tensor, decoder: nn.Sequential) -> torch.Tensor:
+    """`decoder(_filter_sum_gather(...))` in one native CPU pass (threads over output rows,
+    taps read in place, each pixel decoded while its features are in cache: no [N, C, H, W]
+    tensor) -> [N, 3, H, W]. The filter sums are bit for bit the twin's; the decoder's sums
+    run in another order than torch's convolution (float rounding apart, the same)."""
+    first, last = decoder[0], decoder[2]
+    n, c = feat.shape[:2]
+    out = torch.empty(n, last.out_channels, iy.numel(), ix.numel(), dtype=torch.float32)
+    _native.cpu.cuf_filter_decode(
+        feat.permute(0, 2, 3, 1).contiguous(), wts.contiguous(), iy.contiguous(), inv_y.contiguous(),
+        ix.contiguous(), inv_x.contiguous(), first.weight.detach().flatten(1).t().contiguous(),
+        first.bias.detach().contiguous(), last.weight.detach().flatten(1).contiguous(), last.bias.detach().contiguous(),
+        out, torch.get_num_threads())
+    return out
 
 
 def _filter_sum_conv(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,

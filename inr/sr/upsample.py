@@ -50,7 +50,7 @@ from tqdm.auto import tqdm
 
 from inr._image import from_tensor, to_tensor
 from inr._weights import cached, read_model_file, save_weights_file
-from inr.sr.cuf import CUFHead, _filter_sum_conv, _filter_sum_gather, use_phase_conv
+from inr.sr.cuf import CUFHead
 from inr.sr.grid import axis_coords, nearest_phase
 from inr.sr.models import SRModel, make_model, out_size_for
 
@@ -281,15 +281,7 @@ def _cuf_render(head: CUFHead, feat: torch.Tensor, lr: torch.Tensor, rows, cols,
     continuous coordinate) per axis, with the global scale."""
     iy, oy, y = rows
     ix, ox, x = cols
-    _, _, h, w = feat.shape
-    oy_u, inv_y = torch.unique(oy, return_inverse=True)
-    ox_u, inv_x = torch.unique(ox, return_inverse=True)
-    wts = head.filters(oy_u, ox_u, scale)
-    if use_phase_conv(oy_u.numel(), ox_u.numel(), h, w, iy.numel(), ix.numel()):
-        acc = _filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x)
-    else:
-        acc = _filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)
-    out = head.decoder(acc)
+    out = head.filter_decode(feat, (iy, oy), (ix, ox), scale)
     if head.residual:
         out = out + _bicubic_at(lr, y, x)
     return out
