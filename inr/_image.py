@@ -69,34 +69,38 @@ def to_tensor(img: Any) -> Tuple[torch.Tensor, ImageInfo]:
     raise TypeError(f"expected a numpy array, a PIL image or a torch tensor, got {type(img).__name__}")
 
 
-def from_tensor(t: torch.Tensor, info: ImageInfo) -> Any:
-    """The [C, H, W] tensor `t` (values in [0, 1]) as an image of the kind `info` describes."""
+def from_tensor(t: torch.Tensor, info: ImageInfo, owned: bool = False) -> Any:
+    """The [C, H, W] tensor `t` (values in [0, 1]) as an image of the kind `info` describes.
+    owned: `t` is a float32 working tensor the caller gives up, converted in place (no copy)."""
     if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.shape[0] != info.channels:
         shape = list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
         raise ValueError(f"expected a [{info.channels}, H, W] tensor, got {shape}")
-    t = t.detach().float().clamp(0.0, 1.0)
+    # from here on `t` is this function's own: the steps below work on it in place
+    t = t.clamp_(0.0, 1.0) if owned and t.dtype == torch.float32 else t.detach().float().clamp(0.0, 1.0)
     if info.kind == "torch":
         dtype = _TORCH_DTYPES[info.dtype]
         out = t.mul(255.0).round().to(dtype) if dtype == torch.uint8 else t.to(dtype)
         out = out.to(info.device)
         return out.unsqueeze(0) if info.layout == "NCHW" else out
-    hwc = t.permute(1, 2, 0).cpu().numpy()
+    t = t.cpu()
     if info.kind == "numpy":
-        array = _quantize(hwc, _NUMPY_SCALES[info.dtype], np.dtype(info.dtype))
+        array = _quantize(t, _NUMPY_SCALES[info.dtype], np.dtype(info.dtype))
         return array[..., 0] if info.layout == "HW" else array
     if info.kind == "pil":
         scale = _PIL_MODES[info.mode]
-        array = _quantize(hwc, scale, np.dtype(info.dtype))
+        array = _quantize(t, scale, np.dtype(info.dtype))
         array = array[..., 0] if info.channels == 1 else array
         image = Image.fromarray(np.ascontiguousarray(array))
         return image if image.mode == info.mode else image.convert(info.mode)
     raise ValueError(f"unknown image kind {info.kind!r}")
 
 
-def _quantize(hwc: np.ndarray, scale: float, dtype: np.dtype) -> np.ndarray:
-    if dtype.kind == "f":
-        return hwc.astype(dtype)
-    return np.rint(hwc * scale).clip(0, scale).astype(dtype)
+def _quantize(chw: torch.Tensor, scale: float, dtype: np.dtype) -> np.ndarray:
+    """[C, H, W] values in [0, 1] (a tensor the caller owns: scaled in place) -> an [H, W, C]
+    array of `dtype`; integers round half to even, and stay in [0, scale] without a clip."""
+    if dtype.kind != "f":
+        chw.mul_(scale).round_()
+    return chw.permute(1, 2, 0).numpy().astype(dtype)
 
 
 def _check_size(height: int, width: int, channels: int, shape: Any) -> None:

@@ -149,7 +149,7 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     if (up_h, up_w) != (out_h, out_w):
         from inr.resample import resize
         out = resize(out, size=(out_h, out_w), antialias=True)
-    return from_tensor(out.to(chw.device if info.kind != "torch" else info.device), info)
+    return from_tensor(out.to(chw.device if info.kind != "torch" else info.device), info, owned=True)
 
 
 def _target_size(in_size: Tuple[int, int], scale, size) -> Tuple[int, int]:
