@@ -28,14 +28,13 @@ from common import RESULTS_DIR, machine_and_notes, report, result, time_fn  # no
 
 import inr  # noqa: E402
 from inr.sr import cuf, grid  # noqa: E402
-from inr.sr.upsample import resolve_model  # noqa: E402
 
 CASES = [("x1.5", {"scale": 1.5}), ("x2", {"scale": 2.0}), ("x2.5", {"scale": 2.5}), ("x3", {"scale": 3.0}),
          ("x3.7", {"scale": 3.7}), ("x3.99", {"scale": 3.99}), ("x4", {"scale": 4.0}), ("x6.3", {"scale": 6.3}),
          ("x12", {"scale": 12.0}), ("size=(1000, 1500)", {"size": (1000, 1500)})]
 MEMORY_CASES = [(256, 4.0), (1024, 4.0), (1024, 3.7)]
-# every scale within 1.5x of the integer-scale throughput (x4) once the encoder's fixed cost,
-# which small outputs cannot spread over many pixels, is taken out
+# every scale within 1.5x of the integer-scale throughput (x4); small outputs cannot reach it
+# (the encoder's cost is the same for every scale and spreads over fewer output pixels)
 TARGET_RATIO = 1.5
 
 # Linux: writing 5 to /proc/self/clear_refs resets the peak RSS (VmHWM) to the current RSS
@@ -89,14 +88,8 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     machine, notes = machine_and_notes()
     image = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
-    net = resolve_model("default")
-    lr = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
-    with torch.no_grad():
-        encoder = time_fn(lambda: net.encoder(lr), warmup=1, repeats=args.repeats)
-    log(f"encoder alone on 256x256: {encoder['median']:.3f} s")
-    rates, head_rates = {}, {}
-    rows = [result("encoder alone, 256x256 (in every call below)", encoder["median"], "s", higher_is_better=False,
-                   compare=False, detail=encoder)]
+    rates = {}
+    rows = []
     for name, kwargs in CASES:
         out_h, out_w = inr.upsample(image, **kwargs).shape[:2]
         mp = out_h * out_w / 1e6
@@ -104,16 +97,13 @@ def main(argv=None) -> int:
         with old_path():  # up to 40x slower: timed once
             old = time_fn(lambda: inr.upsample(image, **kwargs), warmup=0, repeats=1)
         rates[name] = mp / new["median"]
-        head_rates[name] = mp / max(new["median"] - encoder["median"], 1e-9)
         log(f"{name}: {new['median']:.2f} s ({rates[name]:.2f} MP/s), before {old['median']:.2f} s "
             f"({mp / old['median']:.2f} MP/s)")
         rows.append(result(f"256x256 {name} -> {out_w}x{out_h}: output MP/s", rates[name], "MP/s",
                            baseline=mp / old["median"], detail={"new": new, "old": old, "output_mp": round(mp, 4)}))
     for name in rates:
-        rows.append(result(f"{name}: whole-call throughput relative to x4", rates[name] / rates["x4"], "ratio",
-                           compare=False))
-        rows.append(result(f"{name}: throughput without the encoder relative to x4", head_rates[name] / head_rates["x4"],
-                           "ratio", target=1.0 / TARGET_RATIO, target_of="value", compare=False))
+        rows.append(result(f"{name}: throughput relative to x4", rates[name] / rates["x4"], "ratio",
+                           target=1.0 / TARGET_RATIO, target_of="value", compare=False))
     for side, scale in MEMORY_CASES:
         memory = peak_memory(side, scale, args.threads)
         log(f"peak memory {side}x{side} x{scale:g}: {memory}")

@@ -22,6 +22,7 @@ class WeightAverage:
     def __init__(self, model: torch.nn.Module, decay: float) -> None:
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
+        self.names: List[str] = [name for name, _ in model.named_parameters()]
         self.params: List[torch.Tensor] = [p for p in model.parameters()]
         self.average: List[torch.Tensor] = [p.detach().clone() for p in self.params]
         self.decay, self.updates = decay, 0
@@ -47,15 +48,17 @@ class WeightAverage:
                     p.copy_(s)
 
     def state_dict(self) -> dict:
-        """What a checkpoint keeps to resume the average exactly."""
-        return {"decay": self.decay, "updates": self.updates, "average": [a.clone() for a in self.average]}
+        """What a checkpoint keeps to resume the average exactly; "average" maps parameter
+        names to averaged values (a model state dict's keys)."""
+        return {"decay": self.decay, "updates": self.updates,
+                "average": {name: a.clone() for name, a in zip(self.names, self.average)}}
 
     @torch.no_grad()
     def load_state_dict(self, state: dict) -> None:
-        if len(state["average"]) != len(self.average):
+        if sorted(state["average"]) != sorted(self.names):
             raise ValueError("weight average: the checkpoint holds a different model")
-        for average, saved in zip(self.average, state["average"]):
-            average.copy_(saved)
+        for name, average in zip(self.names, self.average):
+            average.copy_(state["average"][name])
         self.decay, self.updates = float(state["decay"]), int(state["updates"])
 
     @torch.no_grad()

@@ -30,7 +30,8 @@ def save_weights_file(model: torch.nn.Module, config: dict, file_format: str, pa
 def read_model_file(path: PathLike, file_format: str, what: str,
                     config_ok: Callable[[dict], bool] = lambda config: True) -> Tuple[dict, dict]:
     """(config, state dict without DDP's "module." prefixes) of a weights file of
-    `file_format` or of a training checkpoint whose config passes `config_ok`."""
+    `file_format` or of a training checkpoint whose config passes `config_ok`; a checkpoint
+    with a weight average ("ema") gives the averaged weights, which its runs evaluate."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -43,6 +44,8 @@ def read_model_file(path: PathLike, file_format: str, what: str,
     elif isinstance(data, dict) and "model" in data and isinstance(data.get("config"), dict) \
             and config_ok(data["config"]):
         config, state = data["config"], data["model"]
+        if isinstance(data.get("ema"), dict):
+            state = {**state, **data["ema"]["average"]}
     else:
         raise ValueError(f"{path}: not an inr {what} checkpoint or weights file")
     return config, {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}

@@ -213,6 +213,8 @@ def test_weight_average_is_the_warmed_up_running_mean_and_applied_restores():
     resumed.load_state_dict(average.state_dict())
     assert (resumed.decay, resumed.updates) == (0.5, 3)
     assert all(torch.equal(a, b) for a, b in zip(resumed.average, average.average))
+    with pytest.raises(ValueError, match="different model"):
+        WeightAverage(torch.nn.Linear(2, 1, bias=False), decay=0.9).load_state_dict(average.state_dict())
 
 
 def test_weight_average_keeps_the_better_of_average_and_last_step():
