@@ -97,7 +97,7 @@ class CUFHead(nn.Module):
         """feat [N, C, h, w], lr [N, 3, h, w], out_size (H, W) -> [N, 3, H, W], or with
         `query` (int64 [N, M], flat output pixel indices row * W + col) -> [N, 3, M] at
         those pixels only (training on sampled pixels, as LIIF)."""
-        n, c, h, w = feat.shape
+        h, w = feat.shape[-2:]
         big_h, big_w = int(out_size[0]), int(out_size[1])
         scale = (big_h / h, big_w / w)
         iy, oy = nearest_phase(big_h, h, feat.device)                       # [H], [H]
@@ -195,8 +195,7 @@ def _filter_decode_native(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tenso
     tensor) -> [N, 3, H, W]. The filter sums are bit for bit the twin's; the decoder's sums
     run in another order than torch's convolution (float rounding apart, the same)."""
     first, last = decoder[0], decoder[2]
-    n, c = feat.shape[:2]
-    out = torch.empty(n, last.out_channels, iy.numel(), ix.numel(), dtype=torch.float32)
+    out = torch.empty(feat.shape[0], last.out_channels, iy.numel(), ix.numel(), dtype=torch.float32)
     _native.cpu.cuf_filter_decode(
         feat.permute(0, 2, 3, 1).contiguous(), wts.contiguous(), iy.contiguous(), inv_y.contiguous(),
         ix.contiguous(), inv_x.contiguous(), first.weight.detach().flatten(1).t().contiguous(),

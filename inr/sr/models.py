@@ -49,6 +49,13 @@ class SRModel(nn.Module):
             return self.head(self.encoder(lr), lr, out_size)
         return self.head(self.encoder(lr), lr, out_size, query=query)
 
+    def fuse(self) -> "SRModel":
+        """Merges re-parameterisable encoder blocks into the plain convolutions they equal,
+        in place, and records the plain form in the config (for inference and weights files)."""
+        self.encoder.reparameterize()
+        self.config["block"] = "plain"
+        return self
+
 
 def make_model(size: str = "small", head: str = "cuf", block: str = "plain") -> SRModel:
     """An SR model by name: encoder size "small"/"medium"/"large", head "cuf"/"liif",

@@ -71,9 +71,7 @@ def save_weights(model: SRModel, path: Union[str, os.PathLike]) -> None:
     if not isinstance(model, SRModel) or not model.config:
         raise ValueError("save_weights needs an SRModel built by make_model (it records the config)")
     if model.config.get("block") == "rep":
-        model = copy.deepcopy(model)
-        model.encoder.reparameterize()
-        model.config["block"] = "plain"
+        model = copy.deepcopy(model).fuse()
     save_weights_file(model, model.config, WEIGHTS_FORMAT, path)
 
 
@@ -82,9 +80,7 @@ def load(path: Union[str, os.PathLike]) -> SRModel:
     config, state = read_model_file(path, WEIGHTS_FORMAT, "SR")
     model = make_model(config.get("size", "small"), config.get("head", "cuf"), config.get("block", "plain"))
     model.load_state_dict(state)
-    model.encoder.reparameterize()  # inference runs rep blocks as the plain convolutions they equal
-    model.config["block"] = "plain"
-    return model.eval()
+    return model.fuse().eval()  # inference runs rep blocks as the plain convolutions they equal
 
 
 def resolve_model(model: ModelSpec = "default") -> SRModel:
