@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["ImageInfo", "to_tensor", "from_tensor"]
+__all__ = ["ImageInfo", "ImageWriter", "to_tensor", "from_tensor"]
 
 _NUMPY_SCALES = {"uint8": 255.0, "uint16": 65535.0, "float32": 1.0, "float64": 1.0}
 _TORCH_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "bfloat16": torch.bfloat16,
@@ -72,27 +72,68 @@ def to_tensor(img: Any) -> Tuple[torch.Tensor, ImageInfo]:
 def from_tensor(t: torch.Tensor, info: ImageInfo, owned: bool = False) -> Any:
     """The [C, H, W] tensor `t` (values in [0, 1]) as an image of the kind `info` describes.
     owned: `t` is a float32 working tensor the caller gives up, converted in place (no copy)."""
-    if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.shape[0] != info.channels:
+    _check_channels(t, info.channels)
+    return _finish(_convert(t, info, owned), info)
+
+
+class ImageWriter:
+    """Builds the image `from_tensor` gives for a [C, H, W] result, one region at a time,
+    holding only the result in its final type (1 or 2 bytes per value for 8/16-bit images
+    instead of float32): each region is converted by the same rule as `from_tensor`."""
+
+    def __init__(self, info: ImageInfo, height: int, width: int):
+        self.info = info
+        if info.kind == "torch":
+            self._store = torch.empty(info.channels, height, width, dtype=_TORCH_DTYPES[info.dtype],
+                                      device=info.device)
+        else:
+            self._store = np.empty((height, width, info.channels), np.dtype(info.dtype))
+
+    def write(self, rows: slice, cols: slice, t: torch.Tensor, channels: slice = slice(None),
+              owned: bool = False) -> None:
+        """Stores the [c, h, w] tensor `t` (values in [0, 1]) at rows x cols of `channels`.
+        owned: `t` is a float32 working tensor the caller gives up (converted in place)."""
+        values = _convert(t, self.info, owned)
+        if self.info.kind == "torch":
+            self._store[channels, rows, cols] = values
+        else:
+            self._store[rows, cols, channels] = values
+
+    def result(self) -> Any:
+        """The finished image (call once, after every region was written)."""
+        return _finish(self._store, self.info)
+
+
+def _check_channels(t: Any, channels: int) -> None:
+    if not isinstance(t, torch.Tensor) or t.dim() != 3 or t.shape[0] != channels:
         shape = list(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-        raise ValueError(f"expected a [{info.channels}, H, W] tensor, got {shape}")
+        raise ValueError(f"expected a [{channels}, H, W] tensor, got {shape}")
+
+
+def _convert(t: torch.Tensor, info: ImageInfo, owned: bool) -> Any:
+    """[C, H, W] values -> the stored form of `info`'s kind: a CHW tensor of its dtype on its
+    device (torch), else an HWC array of its dtype; clipped to [0, 1], integers rounded."""
     # from here on `t` is this function's own: the steps below work on it in place
     t = t.clamp_(0.0, 1.0) if owned and t.dtype == torch.float32 else t.detach().float().clamp(0.0, 1.0)
     if info.kind == "torch":
         dtype = _TORCH_DTYPES[info.dtype]
         out = t.mul(255.0).round().to(dtype) if dtype == torch.uint8 else t.to(dtype)
-        out = out.to(info.device)
-        return out.unsqueeze(0) if info.layout == "NCHW" else out
-    t = t.cpu()
+        return out.to(info.device)
+    if info.kind not in ("numpy", "pil"):
+        raise ValueError(f"unknown image kind {info.kind!r}")
+    scale = _NUMPY_SCALES[info.dtype] if info.kind == "numpy" else _PIL_MODES[info.mode]
+    return _quantize(t.cpu(), scale, np.dtype(info.dtype))
+
+
+def _finish(stored: Any, info: ImageInfo) -> Any:
+    """The stored form of `_convert` -> the image in `info`'s layout (and PIL mode)."""
+    if info.kind == "torch":
+        return stored.unsqueeze(0) if info.layout == "NCHW" else stored
     if info.kind == "numpy":
-        array = _quantize(t, _NUMPY_SCALES[info.dtype], np.dtype(info.dtype))
-        return array[..., 0] if info.layout == "HW" else array
-    if info.kind == "pil":
-        scale = _PIL_MODES[info.mode]
-        array = _quantize(t, scale, np.dtype(info.dtype))
-        array = array[..., 0] if info.channels == 1 else array
-        image = Image.fromarray(np.ascontiguousarray(array))
-        return image if image.mode == info.mode else image.convert(info.mode)
-    raise ValueError(f"unknown image kind {info.kind!r}")
+        return stored[..., 0] if info.layout == "HW" else stored
+    array = stored[..., 0] if info.channels == 1 else stored
+    image = Image.fromarray(np.ascontiguousarray(array))
+    return image if image.mode == info.mode else image.convert(info.mode)
 
 
 def _quantize(chw: torch.Tensor, scale: float, dtype: np.dtype) -> np.ndarray:

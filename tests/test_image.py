@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from inr._image import ImageInfo, from_tensor, to_tensor
+from inr._image import ImageInfo, ImageWriter, from_tensor, to_tensor
 
 RNG = np.random.default_rng(0)
 
@@ -154,3 +154,43 @@ def test_info_dict_round_trip():
 def test_bad_inputs(bad, error, match):
     with pytest.raises(error, match=match):
         to_tensor(bad)
+
+
+def _images_of_every_kind():
+    rgba = _random((7, 10, 4), np.uint8)
+    yield _random((7, 10), np.uint8)
+    yield _random((7, 10, 3), np.uint16)
+    yield _random((7, 10, 2), np.float32)
+    yield _random((7, 10, 4), np.float64)
+    for mode in ("L", "LA", "RGB", "RGBA"):
+        yield Image.fromarray(rgba).convert(mode)
+    yield Image.fromarray(_random((7, 10), np.uint16))
+    yield Image.fromarray(_random((7, 10), np.uint16).astype(np.int32), mode="I")
+    yield torch.from_numpy(_random((3, 7, 10), np.uint8))
+    yield torch.rand(1, 4, 7, 10, dtype=torch.float64)
+    yield torch.rand(2, 7, 10).half()
+
+
+@pytest.mark.parametrize("img", list(_images_of_every_kind()), ids=lambda img: type(img).__name__)
+def test_writer_by_regions_equals_from_tensor(img):
+    """Written in four regions (the channels split in two), from values outside [0, 1]
+    too, the writer's image equals from_tensor's in type, layout and every value."""
+    _, info = to_tensor(img)
+    t = torch.rand(info.channels, 9, 13) * 1.4 - 0.2
+    ref = from_tensor(t, info)
+    writer = ImageWriter(info, 9, 13)
+    split = max(1, info.channels // 2)
+    for rows in (slice(0, 4), slice(4, 9)):
+        for cols, channels in ((slice(0, 6), slice(None)), (slice(6, 13), slice(0, split)),
+                               (slice(6, 13), slice(split, None))):
+            writer.write(rows, cols, t[channels, rows, cols].clone(), channels, owned=True)
+    out = writer.result()
+    assert type(out) is type(ref)
+    if isinstance(ref, Image.Image):
+        assert out.mode == ref.mode and out.size == ref.size
+        out, ref = np.asarray(out), np.asarray(ref)
+    if isinstance(ref, torch.Tensor):
+        assert out.dtype == ref.dtype and out.shape == ref.shape and torch.equal(out, ref)
+    else:
+        assert out.dtype == ref.dtype and out.shape == ref.shape
+        np.testing.assert_array_equal(out, ref)

@@ -7,7 +7,9 @@ import torch
 from inr import _native
 from inr.sr import make_model
 from inr.sr import cuf
-from inr.sr.grid import PHASE_QUANT, nearest_phase
+import torch.nn.functional as F
+
+from inr.sr.grid import PHASE_QUANT, axis_coords, bicubic_at, bicubic_taps, nearest_phase
 
 needs_native = pytest.mark.skipif(_native.cpu is None, reason="native CPU backend not built")
 
@@ -35,13 +37,68 @@ def test_native_filter_sum_is_the_twin_bit_for_bit():
 
 
 @needs_native
-def test_native_filter_and_decode_equals_the_twin():
+@pytest.mark.parametrize("hidden", [16, 64, 67])   # 64: the width fixed at compile time; 67: a lane tail
+def test_native_filter_and_decode_equals_the_twin(hidden):
     feat, wts, iy, ix, inv_y, inv_x = _problem(1)
-    decoder = torch.nn.Sequential(torch.nn.Conv2d(feat.shape[1], 16, 1), torch.nn.ReLU(), torch.nn.Conv2d(16, 3, 1))
+    decoder = torch.nn.Sequential(torch.nn.Conv2d(feat.shape[1], hidden, 1), torch.nn.ReLU(),
+                                  torch.nn.Conv2d(hidden, 3, 1))
     expected = decoder(cuf._filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x))
     with torch.no_grad():
         out = cuf._filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, decoder)
     torch.testing.assert_close(out, expected.detach(), rtol=1e-5, atol=1e-5)
+
+
+def _residual_problem(feat, big_h, big_w, seed):
+    gen = torch.Generator().manual_seed(seed)
+    lr = torch.rand(feat.shape[0], 3, *feat.shape[2:], generator=gen)
+    h, w = feat.shape[2:]
+    return lr, (bicubic_taps(axis_coords(big_h, h)), bicubic_taps(axis_coords(big_w, w)))
+
+
+def test_bicubic_at_is_torch_bicubic():
+    lr = torch.rand(2, 3, 9, 7)
+    for size in ((31, 26), (9, 7), (40, 12)):
+        taps = (bicubic_taps(axis_coords(size[0], 9)), bicubic_taps(axis_coords(size[1], 7)))
+        ref = F.interpolate(lr, size=size, mode="bicubic", align_corners=False)
+        torch.testing.assert_close(bicubic_at(lr, *taps), ref, rtol=0, atol=2e-6)
+
+
+@needs_native
+def test_native_residual_is_the_twin_bit_for_bit():
+    """With a decoder that outputs exactly 0, the kernel's result is its bicubic residual
+    alone, which sums in the order of `bicubic_at`."""
+    feat, wts, iy, ix, inv_y, inv_x = _problem(4)
+    lr, taps = _residual_problem(feat, iy.numel(), ix.numel(), 5)
+    decoder = torch.nn.Sequential(torch.nn.Conv2d(feat.shape[1], 8, 1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1))
+    with torch.no_grad():
+        for p in decoder.parameters():
+            p.zero_()
+        out = cuf._filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, decoder, (lr, taps))
+    assert torch.equal(out, bicubic_at(lr, *taps))
+
+
+@needs_native
+def test_native_head_with_residual_equals_the_twin():
+    feat, wts, iy, ix, inv_y, inv_x = _problem(6)
+    lr, taps = _residual_problem(feat, iy.numel(), ix.numel(), 7)
+    decoder = torch.nn.Sequential(torch.nn.Conv2d(feat.shape[1], 64, 1), torch.nn.ReLU(), torch.nn.Conv2d(64, 3, 1))
+    with torch.no_grad():
+        expected = decoder(cuf._filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x)) + bicubic_at(lr, *taps)
+        out = cuf._filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, decoder, (lr, taps))
+    torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@needs_native
+def test_native_residual_rejects_bad_arguments():
+    feat, wts, iy, ix, inv_y, inv_x = _problem(8)
+    lr, ((fy, wy), (fx, wx)) = _residual_problem(feat, iy.numel(), ix.numel(), 9)
+    decoder = torch.nn.Sequential(torch.nn.Conv2d(feat.shape[1], 8, 1), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 1))
+    far = fy.clone()
+    far[0] = 1 << 62
+    with torch.no_grad(), pytest.raises(ValueError, match="residual_row out of range"):
+        cuf._filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, decoder, (lr, ((far, wy), (fx, wx))))
+    with torch.no_grad(), pytest.raises(ValueError, match="residual_image"):
+        cuf._filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, decoder, (lr[:, :, 1:], ((fy, wy), (fx, wx))))
 
 
 @needs_native

@@ -112,6 +112,30 @@ def test_tiled_equals_untiled(model, scale):
     torch.testing.assert_close(out, ref.clamp(0, 1), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("kind", ["rgb8", "rgba16", "gray_pil", "la_pil", "float_torch"])
+def test_tiles_written_into_the_result_type_equal_one_pass(model, kind):
+    """The tiled path writes every tile straight into the result's own dtype; it gives the
+    image of the untiled float pass (tile=0), converted once, up to one rounding step."""
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, (23, 19, 4)).astype(np.uint8)
+    img = {"rgb8": rgba[..., :3],
+           "rgba16": rgba.astype(np.uint16) * 257,
+           "gray_pil": Image.fromarray(rgba[..., 0]),
+           "la_pil": Image.fromarray(rgba).convert("LA"),
+           "float_torch": torch.from_numpy(rgba[..., :3]).permute(2, 0, 1).float() / 255}[kind]
+    whole = inr.upsample(img, 2.7, model=model, tile=0)
+    tiled = inr.upsample(img, 2.7, model=model, tile=6)
+    assert type(tiled) is type(whole)
+    if isinstance(whole, torch.Tensor):
+        assert tiled.shape == whole.shape and (tiled - whole).abs().max() < 1e-5
+        return
+    if isinstance(whole, Image.Image):
+        assert tiled.mode == whole.mode and tiled.size == whole.size
+        tiled, whole = np.asarray(tiled), np.asarray(whole)
+    assert tiled.shape == whole.shape and tiled.dtype == whole.dtype
+    assert np.abs(tiled.astype(np.int64) - whole.astype(np.int64)).max() <= 1
+
+
 def test_self_ensemble(model):
     """ensemble=True is the mean over the 8 dihedral transforms (rotations and mirrored
     rotations), each computed on the transformed input and rotated back."""

@@ -5,19 +5,21 @@ For each output pixel, the 3x3 neighbourhood of LR features around the nearest L
 gathered; a tiny hypernetwork maps (cosine-encoded sub-pixel offset, 1/scale per axis, tap
 index) to one weight per feature channel (a depthwise filter); the filtered sum over the
 9 taps goes through a 2-layer decoder to RGB. The head also adds the bicubic upsampling
-of the LR image (`torch.nn.functional.interpolate`, bicubic a = -0.75, same pixel-centre
-convention) as a residual, so the network predicts the detail that bicubic misses.
+of the LR image (bicubic a = -0.75 as `torch.nn.functional.interpolate`, same pixel-centre
+convention; `inr.sr.grid.bicubic_at`) as a residual, so the network predicts the detail
+that bicubic misses.
 
 The filter weights depend only on the output pixel's phase (its offset to the nearest LR
 centre, per axis, rounded to 1/128 LR pixel: `inr.sr.grid.PHASE_QUANT`) and on the scale,
 so with `phase_cache=True` (default) they are computed once per distinct (row phase, column
 phase) pair, at most 129 x 129 pairs whatever the output size. Without gradients, on the
-CPU, the gather, filter, sum and decoder run fused in one native kernel
-(`_inr_cpu.cuf_filter_decode`: threads over output rows, no per-pixel neighbourhood or
-feature tensor). Otherwise (training, GPU, no native backend) the PyTorch twin runs: when
-the phases are few (integer scales), the filter bank is applied as one depthwise
-convolution per phase on the LR grid ("instantiated" filters, a sub-pixel convolution) and
-each output pixel picks its phase plane; else the 9 taps are gathered per output pixel.
+CPU, the gather, filter, sum, decoder and residual run fused in one native kernel
+(`_inr_cpu.cuf_filter_decode`: threads over output rows, no per-pixel neighbourhood,
+feature or residual tensor). Otherwise (training, GPU, no native backend) the PyTorch
+twin runs: when the phases are few (integer scales), the filter bank is applied as one
+depthwise convolution per phase on the LR grid ("instantiated" filters, a sub-pixel
+convolution) and each output pixel picks its phase plane; else the 9 taps are gathered
+per output pixel.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from inr import _native
-from inr.sr.grid import bicubic_residual, nearest_phase
+from inr.sr.grid import axis_coords, bicubic_at, bicubic_residual, bicubic_taps, nearest_phase
 
 __all__ = ["CUFHead", "cosine_encoding"]
 
@@ -105,16 +107,26 @@ class CUFHead(nn.Module):
         if query is not None:
             return self._forward_query(feat, lr, (big_h, big_w), scale, iy, oy, ix, ox, query)
         cache = self.phase_cache if phase_cache is None else phase_cache
-        out = self.filter_decode(feat, (iy, oy), (ix, ox), scale, cache)
-        if self.residual:
-            out = out + bicubic_residual(lr, (big_h, big_w))
-        return out
+        rows = (iy, oy, axis_coords(big_h, h, feat.device))
+        cols = (ix, ox, axis_coords(big_w, w, feat.device))
+        return self.render(feat, lr, rows, cols, scale, cache)
+
+    def render(self, feat: torch.Tensor, lr: torch.Tensor, rows: Tuple[torch.Tensor, ...],
+               cols: Tuple[torch.Tensor, ...], scale: Tuple[float, float], phase_cache: bool = True) -> torch.Tensor:
+        """The head at given output rows and columns, each a (nearest LR index [H] or [W],
+        phase, continuous LR coordinate) triple over the grid of `feat` and `lr` (a crop
+        renders with its local indices and the global scale) -> [N, 3, H, W]."""
+        (iy, oy, y), (ix, ox, x) = rows, cols
+        taps = (bicubic_taps(y), bicubic_taps(x)) if self.residual else None
+        return self.filter_decode(feat, (iy, oy), (ix, ox), scale, phase_cache, lr, taps)
 
     def filter_decode(self, feat: torch.Tensor, rows: Tuple[torch.Tensor, torch.Tensor],
                       cols: Tuple[torch.Tensor, torch.Tensor], scale: Tuple[float, float],
-                      phase_cache: bool = True) -> torch.Tensor:
-        """The head without its bicubic residual at given output rows and columns, each a
-        (nearest LR index [H] or [W], phase) pair over `feat`'s grid -> [N, 3, H, W]."""
+                      phase_cache: bool = True, lr: Optional[torch.Tensor] = None,
+                      taps: Optional[tuple] = None) -> torch.Tensor:
+        """The head at given output rows and columns, each a (nearest LR index [H] or [W],
+        phase) pair over `feat`'s grid -> [N, 3, H, W]; with `taps` (the rows' and columns'
+        `bicubic_taps`) plus the bicubic residual of `lr`."""
         (iy, oy), (ix, ox) = rows, cols
         h, w = feat.shape[-2:]
         if phase_cache:
@@ -124,11 +136,14 @@ class CUFHead(nn.Module):
             inv_y = torch.arange(iy.numel(), device=feat.device)
             inv_x = torch.arange(ix.numel(), device=feat.device)
         wts = self.filters(oy, ox, scale)                                   # [P, Q, 9, C]
-        if _native_applies(feat, wts):
-            return _filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, self.decoder)
+        if _native_applies(feat, wts, lr):
+            return _filter_decode_native(feat, wts, iy, ix, inv_y, inv_x, self.decoder,
+                                         None if taps is None else (lr, taps))
         if phase_cache and use_phase_conv(oy.numel(), ox.numel(), h, w, iy.numel(), ix.numel()):
-            return self.decoder(_filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x))
-        return self.decoder(_filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x))
+            out = self.decoder(_filter_sum_conv(feat, wts, iy, ix, inv_y, inv_x))
+        else:
+            out = self.decoder(_filter_sum_gather(feat, wts, iy, ix, inv_y, inv_x))
+        return out if taps is None else out + bicubic_at(lr, *taps)
 
     def _forward_query(self, feat: torch.Tensor, lr: torch.Tensor, out_size: Tuple[int, int],
                        scale: Tuple[float, float], iy: torch.Tensor, oy: torch.Tensor, ix: torch.Tensor,
@@ -180,27 +195,36 @@ def _filter_sum_gather(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, 
     return acc
 
 
-def _native_applies(feat: torch.Tensor, wts: torch.Tensor) -> bool:
-    """Whether the native CPU kernel can compute the filter sum: float32 CPU tensors and no
+def _native_applies(feat: torch.Tensor, wts: torch.Tensor, lr: Optional[torch.Tensor] = None) -> bool:
+    """Whether the native CPU kernel can compute the head: float32 CPU tensors and no
     gradient wanted (training goes through the PyTorch twin)."""
-    wants_grad = torch.is_grad_enabled() and (feat.requires_grad or wts.requires_grad)
-    return (_native.cpu is not None and not wants_grad and feat.device.type == "cpu"
-            and feat.dtype == torch.float32 and wts.dtype == torch.float32)
+    tensors = (feat, wts) if lr is None else (feat, wts, lr)
+    wants_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    return (_native.cpu is not None and not wants_grad
+            and all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors))
 
 
 def _filter_decode_native(feat: torch.Tensor, wts: torch.Tensor, iy: torch.Tensor, ix: torch.Tensor,
-                          inv_y: torch.Tensor, inv_x: torch.Tensor, decoder: nn.Sequential) -> torch.Tensor:
-    """`decoder(_filter_sum_gather(...))` in one native CPU pass (threads over output rows,
-    taps read in place, each pixel decoded while its features are in cache: no [N, C, H, W]
-    tensor) -> [N, 3, H, W]. The filter sums are bit for bit the twin's; the decoder's sums
-    run in another order than torch's convolution (float rounding apart, the same)."""
+                          inv_y: torch.Tensor, inv_x: torch.Tensor, decoder: nn.Sequential,
+                          residual: Optional[tuple] = None) -> torch.Tensor:
+    """`decoder(_filter_sum_gather(...))` (+ `bicubic_at(lr, *taps)` with residual = (lr,
+    taps)) in one native CPU pass (threads over output rows, taps read in place, each pixel
+    decoded while its features are in cache: no [N, C, H, W] tensor) -> [N, 3, H, W]. The
+    filter sums and the residual are bit for bit the twin's; the decoder's sums run in
+    another order than torch's convolution (float rounding apart, the same)."""
     first, last = decoder[0], decoder[2]
     out = torch.empty(feat.shape[0], last.out_channels, iy.numel(), ix.numel(), dtype=torch.float32)
+    extra = {}
+    if residual is not None:
+        lr, ((fy, wy), (fx, wx)) = residual
+        extra = dict(residual_image=lr.permute(0, 2, 3, 1).contiguous(), residual_row=fy.contiguous(),
+                     residual_row_weight=wy.float().contiguous(), residual_col=fx.contiguous(),
+                     residual_col_weight=wx.float().contiguous())
     _native.cpu.cuf_filter_decode(
         feat.permute(0, 2, 3, 1).contiguous(), wts.contiguous(), iy.contiguous(), inv_y.contiguous(),
         ix.contiguous(), inv_x.contiguous(), first.weight.detach().flatten(1).t().contiguous(),
         first.bias.detach().contiguous(), last.weight.detach().flatten(1).contiguous(), last.bias.detach().contiguous(),
-        out, torch.get_num_threads())
+        out, torch.get_num_threads(), **extra)
     return out
 
 

@@ -11,7 +11,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 
-__all__ = ["axis_coords", "nearest_phase", "bicubic_residual", "PHASE_QUANT"]
+__all__ = ["axis_coords", "nearest_phase", "bicubic_residual", "bicubic_taps", "bicubic_at", "PHASE_QUANT"]
 
 # Phases (sub-pixel offsets) are rounded to multiples of 1/128 LR pixel: output pixels with
 # the same phase get bit-identical hypernetwork inputs and share filters, and an axis has at
@@ -52,3 +52,33 @@ def bicubic_residual(lr: torch.Tensor, out_size: Tuple[int, int], query: Optiona
         return up
     n, ch = up.shape[:2]
     return up.reshape(n, ch, -1).gather(2, query[:, None, :].expand(n, ch, -1))
+
+
+def _cubic_weights(t: torch.Tensor, a: float = -0.75) -> torch.Tensor:
+    """[n] fractional positions -> [n, 4] Keys cubic weights (PyTorch's bicubic, a = -0.75)."""
+    def near(d):
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+
+    def far(d):
+        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
+    return torch.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], -1)
+
+
+def bicubic_taps(coords: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Continuous LR coordinates [n] (float64) -> (floor(coord): int64 [n]; weights [n, 4]
+    of the taps floor - 1 .. floor + 2, in the coordinates' precision)."""
+    base = torch.floor(coords)
+    return base.long(), _cubic_weights(coords - base)
+
+
+def bicubic_at(lr: torch.Tensor, rows: Tuple[torch.Tensor, torch.Tensor],
+               cols: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """Bicubic (a = -0.75, edge taps clamped) of lr [N, C, h, w] at the grid of `bicubic_taps`
+    rows [H] x columns [W]: what F.interpolate(..., mode="bicubic") computes for the full
+    image, summed over the rows' taps first, then the columns', each in tap order (the
+    native CUF kernel's residual sums the same way)."""
+    _, _, h, w = lr.shape
+    (fy, wy), (fx, wx) = rows, cols
+    wy, wx = wy.to(lr.dtype), wx.to(lr.dtype)
+    rows_sum = sum(lr.index_select(2, (fy + k - 1).clamp(0, h - 1)) * wy[:, k, None] for k in range(4))
+    return sum(rows_sum.index_select(3, (fx + k - 1).clamp(0, w - 1)) * wx[:, k] for k in range(4))

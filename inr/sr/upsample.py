@@ -27,6 +27,12 @@ bicubic residual's support), and every output pixel is rendered from the tile th
 its nearest LR pixel with the global pixel mapping, so tiled output equals untiled output
 up to float summation order. Other heads run untiled.
 
+Memory: each tile is clipped and converted to the result's own type as soon as it is
+rendered, so a call holds the result (1 byte per value for 8-bit images) and one tile's
+work, never an output-sized float image. The alpha channel is resized whole (4 bytes per
+output pixel for a moment). The self-ensemble and mixed up/down scales build the float
+result whole (an average of 8 passes; a resize of the finished image).
+
 Self-ensemble: `ensemble=True` runs the model on the 8 flips / transposes of the input,
 undoes each on its output and averages them (EDSR's "+" results): 8 times the work, about
 +0.1 dB (Set5 x4 30.91 -> 31.03 dB, Set14 x4 27.80 -> 27.89 dB with the shipped weights). The pixel mapping is
@@ -37,10 +43,9 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-import copy
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -48,7 +53,7 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
-from inr._image import from_tensor, to_tensor
+from inr._image import ImageWriter, from_tensor, to_tensor
 from inr._weights import cached, read_model_file, save_weights_file
 from inr.sr.cuf import CUFHead
 from inr.sr.grid import axis_coords, nearest_phase
@@ -132,20 +137,47 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     device = torch.device(device)
     up_h, up_w = max(out_h, h), max(out_w, w)
     channels = chw.shape[0]
-    color = chw[:3] if channels >= 3 else chw[:1].expand(3, h, w)
+    color = (chw[:3] if channels >= 3 else chw[:1].expand(3, h, w)).to(device)
+    if ensemble or (up_h, up_w) != (out_h, out_w):
+        return _upsample_whole(net, color, chw, info, (up_h, up_w), (out_h, out_w), tile, progress, ensemble)
+    # tile by tile into the result's own type: memory is the result plus one tile's work
+    writer = ImageWriter(info, out_h, out_w)
+    color_channels = slice(0, min(channels, 3))
+
+    def store(rows: slice, cols: slice, rgb: torch.Tensor) -> None:
+        rgb = rgb.clamp_(0.0, 1.0)
+        writer.write(rows, cols, rgb if channels >= 3 else rgb.mean(0, keepdim=True), color_channels, owned=True)
+
+    _render(net, color, (out_h, out_w), tile, progress, store)
+    if channels in (2, 4):
+        full = slice(None)
+        writer.write(full, full, _resized_alpha(chw, (out_h, out_w), device), slice(channels - 1, channels),
+                     owned=True)
+    return writer.result()
+
+
+def _upsample_whole(net: SRModel, color: torch.Tensor, chw: torch.Tensor, info, up_size: Tuple[int, int],
+                    out_size: Tuple[int, int], tile: Optional[int], progress: bool, ensemble: bool) -> Any:
+    """The self-ensemble and mixed up/down scales: the float result is built whole (the mean
+    of 8 passes; the shrink of the axes that do not grow), then converted."""
     run = _run_ensemble if ensemble else _run_model
-    out = run(net, color.to(device), (up_h, up_w), tile, progress)  # [3, up_h, up_w]
-    out = out.clamp_(0.0, 1.0)
+    out = run(net, color, up_size, tile, progress).clamp_(0.0, 1.0)  # [3, up_h, up_w]
+    channels = chw.shape[0]
     if channels < 3:
         out = out.mean(0, keepdim=True)
     if channels in (2, 4):
+        out = torch.cat([out, _resized_alpha(chw, up_size, out.device)], 0)
+    if up_size != out_size:
         from inr.resample import resize
-        alpha = resize(chw[-1:].to(device), size=(up_h, up_w), kernel="bicubic", antialias=True)
-        out = torch.cat([out, alpha.clamp(0.0, 1.0).to(out.dtype)], 0)
-    if (up_h, up_w) != (out_h, out_w):
-        from inr.resample import resize
-        out = resize(out, size=(out_h, out_w), antialias=True)
+        out = resize(out, size=out_size, antialias=True)
     return from_tensor(out.to(chw.device if info.kind != "torch" else info.device), info, owned=True)
+
+
+def _resized_alpha(chw: torch.Tensor, size: Tuple[int, int], device: torch.device) -> torch.Tensor:
+    """The last (alpha) channel resized bicubically to `size`, in [0, 1]."""
+    from inr.resample import resize
+    alpha = resize(chw[-1:].to(device), size=size, kernel="bicubic", antialias=True)
+    return alpha.clamp_(0.0, 1.0).float()
 
 
 def _target_size(in_size: Tuple[int, int], scale, size) -> Tuple[int, int]:
@@ -190,9 +222,26 @@ def _auto_tile(scale_y: float, scale_x: float) -> int:
     return max(32, min(512, side))
 
 
+Emit = Callable[[slice, slice, torch.Tensor], None]
+
+
 def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int],
                progress: bool = False) -> torch.Tensor:
     """lr [3, h, w] -> [3, H, W] float32 (not clipped), tiled when large."""
+    out = torch.empty(3, *out_size, device=lr.device)
+
+    def store(rows: slice, cols: slice, rgb: torch.Tensor) -> None:
+        out[:, rows, cols] = rgb
+
+    _render(net, lr, out_size, tile, progress, store)
+    return out
+
+
+def _render(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: Optional[int],
+            progress: bool, emit: Emit) -> None:
+    """Runs the model on lr [3, h, w] for an output of `out_size` and hands the result to
+    `emit(rows, cols, rgb)` one tile at a time (rgb: float32 [3, rows, cols], not clipped,
+    owned by the callee); untiled: once, for the whole output."""
     h, w = lr.shape[-2:]
     big_h, big_w = out_size
     if tile is None:
@@ -204,10 +253,14 @@ def _run_model(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
     net.eval()
     try:
         with torch.no_grad():
-            x = lr.unsqueeze(0).float()
+            # channels innermost: oneDNN's faster convolution layout, and the one the native
+            # CUF kernel reads, so the features need no transpose
+            x = lr.unsqueeze(0).float().contiguous(memory_format=torch.channels_last)
             if tile == 0 or (h <= tile and w <= tile) or not isinstance(net.head, CUFHead):
-                return net(x, out_size=out_size)[0].float()
-            return _run_tiled(net, x, out_size, tile, progress)[0].float()
+                whole = slice(None)
+                emit(whole, whole, net(x, out_size=out_size)[0].float())
+            else:
+                _run_tiled(net, x, out_size, tile, progress, emit)
     finally:
         net.train(was_training)
 
@@ -231,14 +284,13 @@ def _run_ensemble(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], til
 
 
 def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: int,
-               progress: bool = False) -> torch.Tensor:
+               progress: bool, emit: Emit) -> None:
     _, _, h, w = lr.shape
     big_h, big_w = out_size
     margin = max(receptive_radius(net.encoder) + 1, 2)
     iy, oy = nearest_phase(big_h, h, lr.device)
     ix, ox = nearest_phase(big_w, w, lr.device)
     ys, xs = axis_coords(big_h, h, lr.device), axis_coords(big_w, w, lr.device)
-    out = torch.empty(1, 3, big_h, big_w, device=lr.device)
     bar = tqdm(total=-(-h // tile) * -(-w // tile), unit="tile", disable=not progress, leave=False,
                dynamic_ncols=True)
     for a0 in range(0, h, tile):
@@ -257,11 +309,10 @@ def _run_tiled(net: SRModel, lr: torch.Tensor, out_size: Tuple[int, int], tile: 
             d0, d1 = max(0, b0 - margin), min(w, b1 + margin)
             crop = lr[:, :, c0:c1, d0:d1]
             feat = net.encoder(crop)
-            out[:, :, rows, cols] = _cuf_render(
-                net.head, feat, crop, (iy[rows] - c0, oy[rows], ys[rows] - c0),
-                (ix[cols] - d0, ox[cols], xs[cols] - d0), (big_h / h, big_w / w))
+            emit(rows, cols, net.head.render(
+                feat, crop, (iy[rows] - c0, oy[rows], ys[rows] - c0),
+                (ix[cols] - d0, ox[cols], xs[cols] - d0), (big_h / h, big_w / w))[0])
     bar.close()
-    return out
 
 
 def _span(idx: torch.Tensor, lo: int, hi: int) -> Optional[slice]:
@@ -269,36 +320,3 @@ def _span(idx: torch.Tensor, lo: int, hi: int) -> Optional[slice]:
     start = int(torch.searchsorted(idx, torch.tensor(lo, device=idx.device)))
     stop = int(torch.searchsorted(idx, torch.tensor(hi, device=idx.device)))
     return slice(start, stop) if stop > start else None
-
-
-def _cuf_render(head: CUFHead, feat: torch.Tensor, lr: torch.Tensor, rows, cols,
-                scale: Tuple[float, float]) -> torch.Tensor:
-    """CUFHead.forward for given output rows/columns: (local nearest index, phase, local
-    continuous coordinate) per axis, with the global scale."""
-    iy, oy, y = rows
-    ix, ox, x = cols
-    out = head.filter_decode(feat, (iy, oy), (ix, ox), scale)
-    if head.residual:
-        out = out + _bicubic_at(lr, y, x)
-    return out
-
-
-def _cubic_weights(t: torch.Tensor, a: float = -0.75) -> torch.Tensor:
-    """[n] fractional positions -> [n, 4] Keys cubic weights (PyTorch's bicubic, a = -0.75)."""
-    def near(d):
-        return ((a + 2) * d - (a + 3)) * d * d + 1
-
-    def far(d):
-        return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a
-    return torch.stack([far(t + 1), near(t), near(1 - t), far(2 - t)], -1)
-
-
-def _bicubic_at(lr: torch.Tensor, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Bicubic (a = -0.75, edge taps clamped) of lr [N, C, h, w] at the grid of continuous LR
-    coordinates y [H] x x [W]: what F.interpolate(..., mode="bicubic") computes for the full image."""
-    _, _, h, w = lr.shape
-    fy, fx = torch.floor(y), torch.floor(x)
-    wy = _cubic_weights((y - fy).float()).to(lr.dtype)                  # [H, 4]
-    wx = _cubic_weights((x - fx).float()).to(lr.dtype)                  # [W, 4]
-    rows = sum(lr.index_select(2, (fy.long() + k - 1).clamp(0, h - 1)) * wy[:, k, None] for k in range(4))
-    return sum(rows.index_select(3, (fx.long() + k - 1).clamp(0, w - 1)) * wx[:, k] for k in range(4))
