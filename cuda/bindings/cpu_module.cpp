@@ -15,6 +15,7 @@ void bind_resample(nb::module_& m);  // cpu_resample.cpp
 void bind_fixed(nb::module_& m);     // cpu_fixed.cpp
 void bind_lossless(nb::module_& m);  // cpu_lossless.cpp
 void bind_cuf(nb::module_& m);       // cpu_cuf.cpp
+void bind_inrdec(nb::module_& m);    // cpu_inrdec.cpp
 
 namespace {
 
@@ -84,6 +85,7 @@ NB_MODULE(_inr_cpu, m) {
     bind_fixed(m);
     bind_lossless(m);
     bind_cuf(m);
+    bind_inrdec(m);
 
     m.def(
         "hash_grid_forward",

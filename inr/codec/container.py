@@ -18,13 +18,17 @@ Layout (little endian)::
 Versions: 1 = the first format; 2 = the lossy config starts with a transform byte
 (0 = the bicubic pyramid of version 1, 1 = the CDF 9/7 wavelet; `inr.codec.lossy`).
 
-Every reader check raises `FormatError`; nothing is allocated from an unchecked size.
+Reading is libinrdec's parser (cuda/inrdec/container.cpp, through the native extension):
+every check raises `FormatError`; nothing is allocated from an unchecked size. Writing
+(`pack`) is the encoder's and stays here.
 """
 from __future__ import annotations
 
 import struct
 import zlib
 from dataclasses import dataclass
+
+import numpy as np
 
 __all__ = ["MAGIC", "FORMAT_VERSION", "MAX_SIDE", "MAX_PIXELS", "MODES", "FormatError", "Header", "pack", "unpack"]
 
@@ -36,7 +40,6 @@ MAX_CONFIG = 4096
 MODES = {0: "lossy", 1: "lossless"}
 FLAG_OPAQUE_ALPHA = 1
 _FIXED = struct.Struct("<BBIIBBBH")
-_MIN_SIZE = len(MAGIC) + _FIXED.size + 4
 
 
 class FormatError(ValueError):
@@ -88,24 +91,31 @@ def pack(header: Header, config: bytes, payload: bytes) -> bytes:
     return body + struct.pack("<I", zlib.crc32(body))
 
 
+def native_codec():
+    """The native extension holding libinrdec's core and the lossless coder (the codec
+    has no pure-Python fallback)."""
+    from inr import _native
+    if _native.cpu is None:
+        raise RuntimeError(".inr coding needs inr's native CPU backend (inr._inr_cpu), which is not built "
+                           "in this installation; reinstall with `pip install .` and a C++ compiler")
+    return _native.cpu
+
+
+def as_bytes_array(data) -> np.ndarray:
+    """bytes-like -> a read-only uint8 array over the same memory (no copy)."""
+    return np.frombuffer(data, dtype=np.uint8)
+
+
 def unpack(data: bytes) -> tuple:
     """Parse and check a file: (Header, config bytes, payload bytes)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise FormatError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
-    if len(data) < _MIN_SIZE or not data.startswith(MAGIC):
-        raise FormatError("not an .inr file (bad magic or too short)")
-    (crc,) = struct.unpack("<I", data[-4:])
-    if zlib.crc32(data[:-4]) != crc:
-        raise FormatError("CRC mismatch: the file is truncated or corrupted")
-    version, mode, width, height, channels, bit_depth, flags, config_len = _FIXED.unpack_from(data, len(MAGIC))
-    if not 1 <= version <= FORMAT_VERSION:
-        raise FormatError(f"unsupported .inr version {version} (this reader knows 1..{FORMAT_VERSION})")
-    if mode not in MODES or flags & ~FLAG_OPAQUE_ALPHA:
-        raise FormatError("unknown mode or flags")
-    header = Header(MODES[mode], width, height, channels, bit_depth, bool(flags & FLAG_OPAQUE_ALPHA), version)
-    header.validate()
-    start = len(MAGIC) + _FIXED.size
-    if config_len > MAX_CONFIG or start + config_len > len(data) - 4:
-        raise FormatError("config length out of range")
-    return header, data[start:start + config_len], data[start + config_len:-4]
+    try:
+        fields = native_codec().inrdec_container(as_bytes_array(data))
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
+    version, mode, width, height, channels, bit_depth, opaque, start, config_len, payload_len = fields
+    header = Header(MODES[mode], width, height, channels, bit_depth, opaque, version)
+    payload_start = start + config_len
+    return header, data[start:payload_start], data[payload_start:payload_start + payload_len]

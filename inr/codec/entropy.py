@@ -6,6 +6,10 @@ bits). Both are mapped by integer arithmetic to a row of the shipped integer tab
 from already decoded data, selects the same rows on every machine. Values sharing a row
 are coded together (one vectorised call per row), in row order; values farther than the
 table radius from the mean are escaped and coded uniformly afterwards.
+
+Encoding runs constriction's range coder (`Categorical(..., perfect=False)` models of the
+table rows, `Uniform` for escapes); decoding is libinrdec's C++ decoder of that same code
+(cuda/inrdec/entropy.cpp), shared with the C library.
 """
 from __future__ import annotations
 
@@ -100,30 +104,22 @@ class Encoder:
 
 
 class Decoder:
-    """Reads integer arrays back in the order they were encoded."""
+    """Reads integer arrays back in the order they were encoded, with libinrdec's decoder
+    (cuda/inrdec/entropy.cpp: the same tables, row order and range code as `Encoder`)."""
 
     def __init__(self, data: bytes) -> None:
         if len(data) % 4:
             raise DecodeError("range-coded stream length is not a multiple of 4")
-        words = np.frombuffer(data, dtype="<u4").astype(np.uint32)
-        self._coder = constriction.stream.queue.RangeDecoder(words)
-        self._models = _Models()
+        from inr.codec.container import as_bytes_array, native_codec
+        self._decoder = native_codec().InrdecLatentDecoder(as_bytes_array(data))
 
     def decode(self, mean_fp: np.ndarray, log2_scale_fp: np.ndarray) -> np.ndarray:
         """Decode one array with the models the encoder used; [N] int64."""
-        mean_int, rows = table_rows(np.ravel(mean_fp), np.ravel(log2_scale_fp))
-        symbols = np.empty(rows.shape, dtype=np.int64)
+        mean_fp = np.ascontiguousarray(np.ravel(mean_fp), dtype=np.int64)
+        log2_scale_fp = np.ascontiguousarray(np.ravel(log2_scale_fp), dtype=np.int64)
+        values = np.empty(mean_fp.shape, dtype=np.int64)
         try:
-            for row, index in _groups(rows):
-                symbols[index] = self._coder.decode(self._models[row], len(index))
-            relative = symbols - RADIUS
-            escaped = np.flatnonzero(symbols == ESCAPE)
-            if escaped.size:
-                raw = np.asarray(self._coder.decode(self._models.raw, len(escaped)), dtype=np.int64)
-                relative[escaped] = raw - VALUE_LIMIT - _MEAN_LIMIT
-        except Exception as exc:  # constriction reports invalid streams with assorted exception types
-            raise DecodeError(f"invalid range-coded data ({exc})") from None
-        values = relative + mean_int
-        if values.size and np.abs(values).max() > VALUE_LIMIT:
-            raise DecodeError("decoded value out of range")
+            self._decoder.decode(mean_fp, log2_scale_fp, values)
+        except ValueError as exc:
+            raise DecodeError(str(exc)) from None
         return values

@@ -29,20 +29,15 @@ import torch
 
 from inr._clamp import clamp
 from inr._threads import torch_threads
-from inr.codec.container import FormatError
+from inr.codec.container import FormatError, as_bytes_array, native_codec
 
-__all__ = ["LosslessPreset", "LOSSLESS_PRESETS", "coding_order", "encode_lossless", "decode_lossless",
-           "check_payload_size"]
+__all__ = ["LosslessPreset", "LOSSLESS_PRESETS", "coding_order", "encode_lossless", "decode_lossless"]
 
 STORED, PREDICTED = 0, 1       # payload methods: raw samples, neural predictor + range coder
 FRAC_BITS = 8
 _FEATURE_SCALE = 16.0          # features and outputs are in 1/16 of an 8-bit level
 _LOG2_SCALE_FLOOR = -2.0       # the lowest scale bucket
 _CONFIG = struct.Struct("<BBB")
-_MAX_VARINT_BYTES = 5
-# An adaptive table (68 tokens, each count >= 1, totals <= 2^16) gives its likeliest token at most
-# 1 - 67/2^16, so every sample costs at least this many bits: bounds the decoder's work.
-_MIN_SYMBOL_BITS = -math.log2(1.0 - 67 / (1 << 16))
 
 
 @dataclass(frozen=True)
@@ -71,16 +66,6 @@ LOSSLESS_PRESETS: Dict[str, LosslessPreset] = {
 def coding_order(channels: int) -> List[int]:
     """Channel order of the coder: green first for RGB(A), as stored otherwise."""
     return [1, 0, 2, 3][:channels] if channels >= 3 else list(range(channels))
-
-
-def _native():
-    """The native coder (inr._inr_cpu); lossless coding has no pure-Python fallback."""
-    try:
-        from inr import _inr_cpu
-    except ImportError as exc:
-        raise RuntimeError("lossless .inr coding needs inr's native CPU backend (inr._inr_cpu), "
-                           "which is not built in this installation") from exc
-    return _inr_cpu
 
 
 class _Predictor(torch.nn.Module):
@@ -138,7 +123,7 @@ def _channel_data(pixels: np.ndarray, bit_depth: int, channel: int,
     """(features [N, F] in 8-bit level units, target residual from the MED base [N]) of the
     samples in the row bands; each band is computed with the rows above it that its
     features read, so the values equal those of the whole picture."""
-    native = _native()
+    native = native_codec()
     width = pixels.shape[1]
     features, targets = [], []
     for start, stop in bands:
@@ -189,26 +174,6 @@ def _write_varints(values: np.ndarray) -> bytes:
     return bytes(out)
 
 
-def _read_varints(data: bytes, count: int) -> Tuple[np.ndarray, int]:
-    values = np.empty(count, np.int64)
-    pos = 0
-    for i in range(count):
-        z = shift = 0
-        while True:
-            if pos >= len(data) or shift >= 7 * _MAX_VARINT_BYTES:
-                raise FormatError("lossless payload: truncated or invalid predictor parameters")
-            byte = data[pos]
-            pos += 1
-            z |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        values[i] = z >> 1 if z % 2 == 0 else -(z >> 1) - 1
-    if np.abs(values).max(initial=0) >= 1 << 30:
-        raise FormatError("lossless payload: predictor parameter out of range")
-    return values, pos
-
-
 def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
                     progress: Optional[Callable[[int, int, dict], None]] = None, seed: int = 0) -> Tuple[bytes, bytes]:
     """(config, payload) of an integer image [H, W, C] (values < 2^bit_depth); `progress`
@@ -235,7 +200,7 @@ def encode_lossless(pixels: np.ndarray, bit_depth: int, preset: LosslessPreset,
             params = [_train_channel(features, target, hidden, steps, preset, generator, tick).integer_params()
                       for features, target in data]
         flat = torch.cat(params).numpy().astype(np.int32)
-        payload = _write_varints(flat.astype(np.int64)) + _native().lossless_encode(
+        payload = _write_varints(flat.astype(np.int64)) + native_codec().lossless_encode(
             coded, bit_depth, flat, hidden, FRAC_BITS)
         if best is None or len(payload) < len(best[1]):
             best = _CONFIG.pack(PREDICTED, hidden, FRAC_BITS), payload
@@ -247,43 +212,13 @@ def _stored_samples(coded: np.ndarray, bit_depth: int) -> bytes:
     return coded.astype(np.uint8 if bit_depth <= 8 else ">u2").tobytes()
 
 
-def _parse_config(config: bytes) -> Tuple[int, int, int]:
-    if len(config) != _CONFIG.size:
-        raise FormatError("lossless config has the wrong size")
-    method, hidden, frac_bits = _CONFIG.unpack(config)
-    if method not in (STORED, PREDICTED):
-        raise FormatError(f"unknown lossless method {method}")
-    if not (0 <= hidden <= 64 and 0 <= frac_bits <= 16):
-        raise FormatError("lossless config out of range")
-    return method, hidden, frac_bits
-
-
-def check_payload_size(height: int, width: int, channels: int, payload: bytes) -> None:
-    """FormatError when the payload is too short to hold that many samples (crafted files)."""
-    samples = height * width * channels
-    if samples > 2 * (8 * len(payload) + 64) / _MIN_SYMBOL_BITS:  # 2x margin
-        raise FormatError(f"payload of {len(payload)} bytes is too short for {samples} samples")
-
-
 def decode_lossless(config: bytes, payload: bytes, height: int, width: int, channels: int,
                     bit_depth: int) -> np.ndarray:
-    """The exact integer image [H, W, C] (uint16) of a lossless payload."""
-    method, hidden, frac_bits = _parse_config(config)
-    if method == STORED:
-        dtype = np.dtype(np.uint8 if bit_depth <= 8 else ">u2")
-        if len(payload) != height * width * channels * dtype.itemsize:
-            raise FormatError("stored lossless payload has the wrong size")
-        coded = np.frombuffer(payload, dtype).reshape(height, width, channels).astype(np.uint16)
-        if int(coded.max(initial=0)) >= 1 << bit_depth:
-            raise FormatError("stored sample exceeds the bit depth")
-    else:
-        check_payload_size(height, width, channels, payload)
-        native = _native()
-        params, used = _read_varints(payload, native.lossless_param_count(channels, hidden))
-        coded = np.zeros((height, width, channels), np.uint16)
-        if not native.lossless_decode(payload[used:], coded, bit_depth, params.astype(np.int32), hidden,
-                                        frac_bits):
-            raise FormatError("lossless payload: the coded stream is corrupted")
-    pixels = np.empty_like(coded)
-    pixels[..., coding_order(channels)] = coded
+    """The exact integer image [H, W, C] (uint16) of a lossless payload, decoded by
+    libinrdec's core (cuda/inrdec/lossless_file.cpp); FormatError for invalid data."""
+    pixels = np.empty((height, width, channels), np.uint16)
+    try:
+        native_codec().inrdec_lossless(as_bytes_array(config), as_bytes_array(payload), bit_depth, pixels)
+    except ValueError as exc:
+        raise FormatError(str(exc)) from None
     return pixels

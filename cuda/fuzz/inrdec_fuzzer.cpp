@@ -1,0 +1,43 @@
+// libFuzzer harness of libinrdec's C interface (build and run: cuda/fuzz/run_fuzzer.sh).
+//
+// Each input is decoded twice: as given (the container's checks, the CRC first) and with
+// its CRC recomputed, so that mutations also reach the header fields and the payload
+// decoders behind the checksum. Outputs are capped at 2^22 bytes and the decoder's own
+// memory at 2^26 bytes; anything past the caps must come back as an error, not a crash.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "container.h"
+#include "inrdec.h"
+
+namespace {
+
+constexpr size_t kMaxOutput = size_t{1} << 22;
+constexpr size_t kMaxMemory = size_t{1} << 26;
+
+void decode(const uint8_t* data, size_t size) {
+    inr_info_t info;
+    inr_error_t error;
+    if (inr_info(data, size, &info, &error) != INR_OK) return;
+    const size_t stride = size_t{info.width} * info.channels * (info.bit_depth / 8);
+    if (stride == 0 || stride * info.height > kMaxOutput) return;
+    std::vector<uint8_t> pixels(stride * info.height);
+    const inr_decode_options_t options{0, 0, kMaxMemory};
+    inr_decode(data, size, &options, pixels.data(), stride, &error);
+    error.message[sizeof(error.message) - 1] = 0;
+    (void)std::strlen(error.message);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    decode(data, size);
+    if (size >= 4) {
+        std::vector<uint8_t> fixed(data, data + size);
+        const uint32_t crc = inr::dec::crc32(fixed.data(), size - 4);
+        for (int i = 0; i < 4; ++i) fixed[size - 4 + i] = static_cast<uint8_t>(crc >> (8 * i));
+        decode(fixed.data(), size);
+    }
+    return 0;
+}
