@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import inr
-from inr.codec import container, lossy, wavelet
+from inr import _native
+from inr.codec import container, fixed, lossy, wavelet
 from inr.codec.latents import _torch_taps, interpolate
 from inr.codec.layout import Layout, level_shapes
 
@@ -103,3 +104,23 @@ def test_a_version_1_file_still_decodes():
     assert container.unpack(data)[0].version == 1
     np.testing.assert_array_equal(inr.decode(data), expected)
     assert inr.decode(data, scale=1.5).shape == (27, 40, 3)
+
+
+@pytest.mark.skipif(_native.cpu is None, reason="native CPU backend not built")
+def test_native_taps_equal_their_numpy_twins():
+    """libinrdec's taps (cuda/inrdec/taps.cpp) against the numpy twins, bit for bit, over
+    odd, even, growing and shrinking axes at every level."""
+    sizes = [(1, 1), (5, 7), (7, 5), (64, 64), (33, 65), (100, 37), (512, 768), (17, 1000), (999, 1001)]
+    for n_out, n_pixels in sizes:
+        for level in range(1, 7):
+            for high in (False, True):
+                native = _native.cpu.inrdec_band_taps(n_out, n_pixels, level, high)
+                twin = wavelet.band_taps_numpy(n_out, n_pixels, level, high)
+                for a, b in zip(native, twin):
+                    np.testing.assert_array_equal(a, b)
+        for level in range(7):
+            numerator = (2 * np.arange(n_out, dtype=np.int64) + 1) * n_pixels
+            n_cells = -(-n_pixels // (1 << level))
+            native = _native.cpu.inrdec_cubic_taps(numerator, 2 * n_out, level, n_cells)
+            for a, b in zip(native, fixed.cubic_taps_numpy(numerator, 2 * n_out, level, n_cells)):
+                np.testing.assert_array_equal(a, b)

@@ -12,6 +12,7 @@
 #include "decode_error.h"
 #include "entropy.h"
 #include "lossless_file.h"
+#include "taps.h"
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -50,9 +51,42 @@ auto as_value_error(Body&& body) {
     }
 }
 
+// A [count, taps] int64 numpy array owning `values`.
+nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& values, int64_t rows, int64_t cols) {
+    auto* owned = new std::vector<int64_t>(std::move(values));
+    nb::capsule deleter(owned, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
+    return nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(owned->data(), {size_t(rows), size_t(cols)}, deleter);
+}
+
+nb::tuple taps_tuple(inr::dec::Taps&& t) {
+    return nb::make_tuple(to_numpy(std::move(t.index), t.count, t.taps), to_numpy(std::move(t.weight), t.count, t.taps));
+}
+
 }  // namespace
 
 void bind_inrdec(nb::module_& m) {
+    m.def(
+        "inrdec_cubic_taps",
+        [](fixed_in numerator, int64_t denominator, int level, int64_t n_cells) {
+            if (denominator < 1 || level < 0 || level > 20 || n_cells < 1)
+                throw nb::value_error("inrdec_cubic_taps: denominator and n_cells must be positive, level in 0..20");
+            for (size_t i = 0; i < numerator.shape(0); ++i)
+                if (numerator.data()[i] < 0 || numerator.data()[i] > (int64_t{1} << 40))
+                    throw nb::value_error("inrdec_cubic_taps: numerators must lie in 0..2^40");
+            return taps_tuple(inr::dec::cubic_taps(numerator.data(), static_cast<int64_t>(numerator.shape(0)),
+                                                   denominator, level, n_cells));
+        },
+        "numerator"_a, "denominator"_a, "level"_a, "n_cells"_a,
+        "libinrdec's bicubic taps of the latent grids: (index [N, 4], weight [N, 4]) int64.");
+    m.def(
+        "inrdec_band_taps",
+        [](int64_t n_out, int64_t n_pixels, int level, bool high) {
+            if (n_out < 1 || n_pixels < 1 || n_out > (1 << 24) || n_pixels > (1 << 24) || level < 1 || level > 12)
+                throw nb::value_error("inrdec_band_taps: sizes must lie in 1..2^24 and level in 1..12");
+            return taps_tuple(inr::dec::band_taps(n_out, n_pixels, level, high));
+        },
+        "n_out"_a, "n_pixels"_a, "level"_a, "high"_a,
+        "libinrdec's CDF 9/7 band taps: (index [n_out, T], weight [n_out, T]) int64.");
     m.def(
         "inrdec_laplace_tables",
         [] {

@@ -12,7 +12,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "upsample_int", "mlp_int", "linear_layer", "quantize_weights"]
+__all__ = ["ONE", "TAP_BITS", "COORD_BITS", "cubic_taps", "cubic_taps_numpy", "upsample_int", "mlp_int", "linear_layer",
+           "quantize_weights"]
 
 FRAC = 12
 ONE = float(1 << FRAC)          # activations carry FRAC fractional bits
@@ -34,8 +35,19 @@ def cubic_taps(numerator: np.ndarray, denominator: int, level: int, n_cells: int
 
     Sample positions are u = numerator / denominator in pixel units (pixel x spans
     [x, x+1)); returns (index [N, 4] int64, weight [N, 4] int64 summing to 2**TAP_BITS),
-    indices clamped to the grid (edge replication).
+    indices clamped to the grid (edge replication). libinrdec's code when built
+    (cuda/inrdec/taps.cpp), else its numpy twin; the same result.
     """
+    from inr._native import cpu
+
+    numerator = np.ascontiguousarray(numerator, dtype=np.int64)
+    if cpu is not None:
+        return cpu.inrdec_cubic_taps(numerator, int(denominator), int(level), int(n_cells))
+    return cubic_taps_numpy(numerator, denominator, level, n_cells)
+
+
+def cubic_taps_numpy(numerator: np.ndarray, denominator: int, level: int, n_cells: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The numpy twin of `cubic_taps`."""
     numerator = np.asarray(numerator, dtype=np.int64)
     scale = denominator << level
     t_fp = (numerator << COORD_BITS) // scale - (1 << (COORD_BITS - 1))

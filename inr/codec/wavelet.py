@@ -20,9 +20,9 @@ from typing import List, Tuple
 
 import numpy as np
 
-from inr.codec.fixed import TAP_BITS, cubic_taps
+from inr.codec.fixed import TAP_BITS, cubic_taps_numpy
 
-__all__ = ["BANDS", "forward", "band_taps"]
+__all__ = ["BANDS", "forward", "band_taps", "band_taps_numpy"]
 
 # JPEG 2000 irreversible 9/7 lifting steps and scaling (ITU-T T.800 Annex F)
 _ALPHA, _BETA, _GAMMA, _DELTA = -1.586134342059924, -0.052980118572961, 0.882911075530934, 0.443506852043971
@@ -118,14 +118,24 @@ def band_taps(n_out: int, n_pixels: int, level: int, high: bool) -> Tuple[np.nda
     (index [n_out, T] int64, weight [n_out, T] int64 with TAP_BITS fractional bits). With the
     JPEG 2000 scaling low bumps peak near 1 (low coefficients are local means) and high
     bumps have about half their norm; high bumps are doubled (exactly: a power of two), so
-    the four bands of a level have about the same energy (within 6 %) and share one step."""
+    the four bands of a level have about the same energy (within 6 %) and share one step.
+    libinrdec's code when built (cuda/inrdec/taps.cpp), else its numpy twin; the same result."""
+    from inr._native import cpu
+
+    if cpu is not None:
+        return cpu.inrdec_band_taps(int(n_out), int(n_pixels), int(level), bool(high))
+    return band_taps_numpy(n_out, n_pixels, level, high)
+
+
+def band_taps_numpy(n_out: int, n_pixels: int, level: int, high: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """The numpy twin of `band_taps`."""
     n_cells = -(-n_pixels // (1 << level))
     residues = np.arange(_SPACING)
     cells = np.arange(n_cells)
     vectors = (cells[None, :] % _SPACING == residues[:, None]).astype(np.float64)
     pixels = _axis_bases(n_pixels, level, high, vectors)        # [R, n_pixels]
     if n_out != n_pixels:
-        index, weight = cubic_taps((2 * np.arange(n_out, dtype=np.int64) + 1) * n_pixels, 2 * n_out, 0, n_pixels)
+        index, weight = cubic_taps_numpy((2 * np.arange(n_out, dtype=np.int64) + 1) * n_pixels, 2 * n_out, 0, n_pixels)
         resampled = np.zeros((_SPACING, n_out))
         for t in range(4):
             resampled = resampled + pixels[:, index[:, t]] * (weight[:, t].astype(np.float64) / (1 << TAP_BITS))
