@@ -250,3 +250,28 @@ def test_short_fuzz_run_finds_nothing(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Done 10000 runs" in done.stderr
     assert not list(tmp_path.glob("crash-*")) and not list(tmp_path.glob("leak-*"))
+
+
+@pytest.mark.parametrize("name", ["rgb8", "gray16", "rgba8", "version1"])
+def test_native_lossy_latents_equal_the_python_twin(name):
+    """libinrdec's decoding of the networks and latent grids (what inr.decode now uses)
+    against the Python twin `_decode_latents`, bit for bit: wavelet files of each layout
+    and the version-1 (pyramid) fixture."""
+    from inr import _inr_cpu
+    from inr.codec import container, lossy
+    if name == "version1":
+        data = (ROOT / "tests" / "data" / "version1_lossy.inr").read_bytes()
+    else:
+        pictures = {"rgb8": textured(23, 17, 3, np.uint8, 1), "gray16": textured(14, 19, 1, np.uint16, 2)[..., 0],
+                    "rgba8": textured(12, 13, 4, np.uint8, 3)}
+        data = inr.encode(pictures[name], quality=5, iterations=2)
+    header, config, payload = container.unpack(data)
+    args = (header.height, header.width, header.stored_channels, header.version)
+    native = _inr_cpu.inrdec_lossy_latents(np.frombuffer(config, np.uint8), np.frombuffer(payload, np.uint8), *args)
+    twin = lossy._decode_latents(config, payload, *args)
+    assert len(native["grids"]) == len(twin["grids"])
+    for a, b in zip(native["grids"], twin["grids"]):
+        np.testing.assert_array_equal(a, b)
+    for (wa, ba), (wb, bb) in zip(native["synthesis"] + [native["skip"]], twin["synthesis"] + [twin["skip"]]):
+        np.testing.assert_array_equal(wa, wb)
+        np.testing.assert_array_equal(ba, bb)

@@ -12,6 +12,7 @@
 #include "decode_error.h"
 #include "entropy.h"
 #include "lossless_file.h"
+#include "lossy_file.h"
 #include "taps.h"
 
 namespace nb = nanobind;
@@ -51,20 +52,61 @@ auto as_value_error(Body&& body) {
     }
 }
 
-// A [count, taps] int64 numpy array owning `values`.
-nb::ndarray<nb::numpy, int64_t, nb::ndim<2>> to_numpy(std::vector<int64_t>&& values, int64_t rows, int64_t cols) {
-    auto* owned = new std::vector<int64_t>(std::move(values));
-    nb::capsule deleter(owned, [](void* p) noexcept { delete static_cast<std::vector<int64_t>*>(p); });
-    return nb::ndarray<nb::numpy, int64_t, nb::ndim<2>>(owned->data(), {size_t(rows), size_t(cols)}, deleter);
+// A numpy array of `shape` owning `values`.
+template <typename T>
+nb::ndarray<nb::numpy, T> owned_array(std::vector<T>&& values, std::initializer_list<size_t> shape) {
+    auto* owned = new std::vector<T>(std::move(values));
+    nb::capsule deleter(owned, [](void* p) noexcept { delete static_cast<std::vector<T>*>(p); });
+    return nb::ndarray<nb::numpy, T>(owned->data(), shape, deleter);
 }
 
 nb::tuple taps_tuple(inr::dec::Taps&& t) {
-    return nb::make_tuple(to_numpy(std::move(t.index), t.count, t.taps), to_numpy(std::move(t.weight), t.count, t.taps));
+    const size_t count = size_t(t.count), taps = size_t(t.taps);
+    return nb::make_tuple(owned_array(std::move(t.index), {count, taps}), owned_array(std::move(t.weight), {count, taps}));
+}
+
+nb::list layers_list(std::vector<inr::dec::IntLayer>& layers) {
+    nb::list out;
+    for (auto& l : layers)
+        out.append(nb::make_tuple(owned_array(std::move(l.weight), {size_t(l.n_out), size_t(l.n_in)}),
+                                  owned_array(std::move(l.bias), {size_t(l.n_out)})));
+    return out;
 }
 
 }  // namespace
 
 void bind_inrdec(nb::module_& m) {
+    m.def(
+        "inrdec_lossy_latents",
+        [](bytes_in config, bytes_in payload, int64_t height, int64_t width, int channels, int version) {
+            return as_value_error([&] {
+                if (height < 1 || width < 1 || height > 65535 || width > 65535 || channels < 1 || channels > 4)
+                    throw inr::dec::DecodeError(INR_ERR_ARGUMENT, "inrdec_lossy_latents: bad picture size");
+                inr::dec::MemoryBudget unlimited(std::numeric_limits<size_t>::max());
+                inr::dec::LossyModel model;
+                {
+                    nb::gil_scoped_release release;
+                    model = inr::dec::decode_lossy_latents(config.data(), config.shape(0), payload.data(),
+                                                           payload.shape(0), height, width, channels, version,
+                                                           unlimited);
+                }
+                nb::list grids;
+                for (size_t i = 0; i < model.grids.size(); ++i) {
+                    const auto& g = model.layout[i];
+                    grids.append(owned_array(std::move(model.grids[i]),
+                                             {size_t(channels), size_t(g.height), size_t(g.width)}));
+                }
+                nb::dict out;
+                out["grids"] = grids;
+                out["synthesis"] = layers_list(model.synthesis);
+                nb::list skip = layers_list(model.skip);
+                out["skip"] = skip[0];
+                return out;
+            });
+        },
+        "config"_a, "payload"_a, "height"_a, "width"_a, "channels"_a, "version"_a,
+        "libinrdec's decoding of a lossy payload up to the latent grids: {grids: [[C, h, w] float64 integers], "
+        "synthesis: [(weight, bias)], skip: (weight, bias)} (int64 layers).");
     m.def(
         "inrdec_cubic_taps",
         [](fixed_in numerator, int64_t denominator, int level, int64_t n_cells) {

@@ -11,11 +11,12 @@ shift
 clang="${CLANGXX:-clang++-14}"
 mkdir -p "$work/corpus"
 cp -n "$root"/cuda/fuzz/corpus/* "$work/corpus/"
-"$clang" -std=c++17 -O1 -g -ffp-contract=off -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+"$clang" -std=c++17 -O1 -g -ffp-contract=off -DINR_CPU_VARIANT=inrdec -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -I"$root/cuda/inrdec" -I"$root/cuda/cpu" \
   "$root/cuda/fuzz/inrdec_fuzzer.cpp" "$root/cuda/inrdec/container.cpp" "$root/cuda/inrdec/entropy.cpp" \
   "$root/cuda/inrdec/lossless_file.cpp" "$root/cuda/inrdec/taps.cpp" "$root/cuda/inrdec/inrdec.cpp" \
-  "$root/cuda/cpu/lossless.cpp" \
+  "$root/cuda/inrdec/lossy_file.cpp" "$root/cuda/cpu/lossless.cpp" "$root/cuda/cpu/fixed_mlp.cpp" \
+  "$root/cuda/cpu/fixed_interp.cpp" \
   -o "$work/inrdec_fuzzer"
 cd "$work"
 exec ./inrdec_fuzzer -artifact_prefix="$work/" -rss_limit_mb=2048 -timeout=10 "$@" corpus

@@ -639,7 +639,25 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
 def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int, max_value: int,
                  out_size: Tuple[int, int], version: int = FORMAT_VERSION) -> np.ndarray:
     """Rebuild the picture at out_size = (h, w) from a file of format `version`: [h, w, C]
-    int64 in 0..max_value."""
+    int64 in 0..max_value. The networks and latent grids are decoded by libinrdec
+    (cuda/inrdec/lossy_file.cpp; `_decode_latents` is its Python twin)."""
+    from inr.codec.container import as_bytes_array, native_codec
+
+    config = LossyConfig.from_bytes(config_bytes, version)
+    try:
+        parts = native_codec().inrdec_lossy_latents(as_bytes_array(config_bytes), as_bytes_array(payload), height,
+                                                    width, channels, version)
+    except ValueError as exc:
+        raise FormatError(f"corrupt lossy payload: {exc}") from None
+    layout = Layout(config.transform, height, width, config.n_levels)
+    return _synthesise(parts["grids"], parts["synthesis"], config.synthesis_bits, parts["skip"], config.skip_bits,
+                       layout, out_size[0], out_size[1], max_value, config.level_shifts)
+
+
+def _decode_latents(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int,
+                    version: int = FORMAT_VERSION) -> dict:
+    """The Python twin of libinrdec's lossy decoding up to the latent grids (tests compare
+    them): {"grids", "synthesis", "skip"} as `inrdec_lossy_latents` returns them."""
     config = LossyConfig.from_bytes(config_bytes, version)
     synthesis_sizes, context_sizes, skip_sizes = _sizes(config, channels)
     try:
@@ -653,5 +671,4 @@ def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, c
                               lambda level, channel, rows, cols, mean, log2_scale: decoder.decode(mean, log2_scale))
     except (DecodeError, ValueError, RuntimeError, OverflowError) as exc:
         raise FormatError(f"corrupt lossy payload: {exc}") from None
-    return _synthesise(grids, synthesis, config.synthesis_bits, skip, config.skip_bits, layout,
-                       out_size[0], out_size[1], max_value, config.level_shifts)
+    return {"grids": grids, "synthesis": synthesis, "skip": skip}
