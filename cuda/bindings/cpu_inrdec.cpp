@@ -77,6 +77,26 @@ nb::list layers_list(std::vector<inr::dec::IntLayer>& layers) {
 
 void bind_inrdec(nb::module_& m) {
     m.def(
+        "inrdec_lossy_decode",
+        [](bytes_in config, bytes_in payload, int64_t height, int64_t width, int version, int bit_depth, samples_out out) {
+            as_value_error([&] {
+                const int channels = static_cast<int>(out.shape(2));
+                if (height < 1 || width < 1 || height > 65535 || width > 65535 || channels < 1 || channels > 4 ||
+                    (bit_depth != 8 && bit_depth != 16) || out.shape(0) < 1 || out.shape(1) < 1)
+                    throw inr::dec::DecodeError(INR_ERR_ARGUMENT, "inrdec_lossy_decode: bad picture or output size");
+                inr::dec::MemoryBudget unlimited(std::numeric_limits<size_t>::max());
+                nb::gil_scoped_release release;
+                const inr::dec::LossyModel model = inr::dec::decode_lossy_latents(
+                    config.data(), config.shape(0), payload.data(), payload.shape(0), height, width, channels, version,
+                    unlimited);
+                inr::dec::synthesise(model, height, width, channels, static_cast<int64_t>(out.shape(0)),
+                                     static_cast<int64_t>(out.shape(1)), (1 << bit_depth) - 1, out.data(), unlimited);
+                return 0;
+            });
+        },
+        "config"_a, "payload"_a, "height"_a, "width"_a, "version"_a, "bit_depth"_a, "out"_a.noconvert(),
+        "Decodes a lossy payload (libinrdec) into out [H, W, C] (uint16) at out's size.");
+    m.def(
         "inrdec_lossy_latents",
         [](bytes_in config, bytes_in payload, int64_t height, int64_t width, int channels, int version) {
             return as_value_error([&] {

@@ -10,6 +10,7 @@
 #include "container.h"
 #include "decode_error.h"
 #include "lossless_file.h"
+#include "lossy_file.h"
 
 namespace {
 
@@ -46,15 +47,16 @@ void require_argument(bool ok, const char* what) {
     if (!ok) throw DecodeError(INR_ERR_ARGUMENT, what);
 }
 
-// The stored samples [H, W, stored channels] written as the file's channels at its bit
-// depth (an opaque alpha filled with the largest value) into the caller's rows.
-void write_pixels(const std::vector<uint16_t>& samples, const inr::dec::Header& h, uint8_t* pixels, size_t stride) {
+// The stored samples [height, width, stored channels] written as the file's channels at its
+// bit depth (an opaque alpha filled with the largest value) into the caller's rows.
+void write_pixels(const std::vector<uint16_t>& samples, const inr::dec::Header& h, uint32_t width, uint32_t height,
+                  uint8_t* pixels, size_t stride) {
     const int stored = h.stored_channels(), channels = h.channels;
     const uint16_t opaque = static_cast<uint16_t>((1u << h.bit_depth) - 1);
-    for (uint32_t y = 0; y < h.height; ++y) {
-        const uint16_t* src = samples.data() + size_t{y} * h.width * stored;
+    for (uint32_t y = 0; y < height; ++y) {
+        const uint16_t* src = samples.data() + size_t{y} * width * stored;
         uint8_t* row = pixels + y * stride;
-        for (uint32_t x = 0; x < h.width; ++x)
+        for (uint32_t x = 0; x < width; ++x)
             for (int c = 0; c < channels; ++c) {
                 const uint16_t v = c < stored ? src[size_t{x} * stored + c] : opaque;
                 const size_t i = size_t{x} * channels + c;
@@ -94,17 +96,25 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         const uint32_t out_w = o.out_width ? o.out_width : h.width, out_h = o.out_height ? o.out_height : h.height;
         require_argument(stride / (static_cast<size_t>(h.channels) * (h.bit_depth / 8)) >= out_w,
                          "inr_decode: stride is smaller than a row of the output");
-        if (h.mode != inr::dec::kModeLossless)
-            throw DecodeError(INR_ERR_UNSUPPORTED, "lossy .inr files are not decoded by this libinrdec yet");
-        if (out_w != h.width || out_h != h.height)
-            throw DecodeError(INR_ERR_UNSUPPORTED, "decoding at another size is not in this libinrdec yet");
+        const bool lossless = h.mode == inr::dec::kModeLossless;
+        if (lossless && (out_w != h.width || out_h != h.height))
+            throw DecodeError(INR_ERR_UNSUPPORTED, "decoding a lossless file at another size is not in this "
+                                                   "libinrdec yet");
         inr::dec::MemoryBudget budget(o.max_memory ? o.max_memory : INRDEC_DEFAULT_MAX_MEMORY);
-        const size_t samples = size_t{h.width} * h.height * h.stored_channels();
+        const size_t samples = size_t{out_w} * out_h * h.stored_channels();
         budget.reserve(samples, sizeof(uint16_t), "decoded samples");
         std::vector<uint16_t> decoded(samples);
-        inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
-                                  h.stored_channels(), h.bit_depth, decoded.data(), budget);
-        write_pixels(decoded, h, static_cast<uint8_t*>(pixels), stride);
+        if (lossless) {
+            inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
+                                      h.stored_channels(), h.bit_depth, decoded.data(), budget);
+        } else {
+            const inr::dec::LossyModel model =
+                inr::dec::decode_lossy_latents(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
+                                               h.stored_channels(), h.version, budget);
+            inr::dec::synthesise(model, h.height, h.width, h.stored_channels(), out_h, out_w, (1 << h.bit_depth) - 1,
+                                 decoded.data(), budget);
+        }
+        write_pixels(decoded, h, out_w, out_h, static_cast<uint8_t*>(pixels), stride);
     });
 }
 

@@ -58,35 +58,85 @@ Taps parent_axis_taps(int64_t n_cells, int level, int64_t n_parent_cells) {
     return cubic_taps(numerator.data(), n_cells, 2, level + 1, n_parent_cells);
 }
 
-// y [n, 2] = the context network on x [n, inputs], as inr.codec's _mlp_int with FRAC output bits.
-void run_context(const std::vector<IntLayer>& layers, int bits, const std::vector<double>& x, int64_t n,
-                 std::vector<double>& y) {
-    std::vector<int64_t> sizes = {layers[0].n_in}, weight, bias;
+// out [n_rows, cols.count] = the grid [h, w] interpolated at `rows` (from row `first_row`
+// on) and `cols`, with FRAC fractional bits (inr.codec's upsample_int).
+void interpolate(const double* grid, int64_t h, int64_t w, const Taps& rows, int64_t first_row, int64_t n_rows,
+                 const Taps& cols, double* out) {
+    inr::cpu::FixedInterpArgs a{};
+    a.grid = grid;
+    a.h = h;
+    a.w = w;
+    a.row_index = rows.index.data() + first_row * rows.taps;
+    a.row_weight = rows.weight.data() + first_row * rows.taps;
+    a.n_rows = n_rows;
+    a.row_taps = rows.taps;
+    a.col_index = cols.index.data();
+    a.col_weight = cols.weight.data();
+    a.n_cols = cols.count;
+    a.col_taps = cols.taps;
+    a.out = out;
+    a.row_stride = cols.count;
+    a.col_stride = 1;
+    a.shift = 2 * kTapBits - kFrac;
+    a.threads = 1;
+    inr::cpu::inrdec::fixed_interp(a);
+}
+
+// A network as fixed_mlp's flat arguments.
+struct MlpPlan {
+    std::vector<int64_t> sizes, weight, bias;
     std::vector<int32_t> shift;
     std::vector<uint8_t> relu;
-    for (size_t i = 0; i < layers.size(); ++i) {
-        sizes.push_back(layers[i].n_out);
-        weight.insert(weight.end(), layers[i].weight.begin(), layers[i].weight.end());
-        for (int64_t b : layers[i].bias) bias.push_back(b * (int64_t{1} << kFrac));
-        shift.push_back(bits);  // bits + FRAC - out_frac with out_frac = FRAC
-        relu.push_back(i + 1 < layers.size());
+
+    void add(const IntLayer& layer, const std::vector<int64_t>& weight_shift, int64_t bias_shift, int32_t out_shift,
+             bool with_relu) {
+        if (sizes.empty()) sizes.push_back(layer.n_in);
+        sizes.push_back(layer.n_out);
+        for (int64_t o = 0; o < layer.n_out; ++o)
+            for (int64_t i = 0; i < layer.n_in; ++i)
+                weight.push_back(layer.weight[o * layer.n_in + i] * (int64_t{1} << weight_shift[i]));
+        for (int64_t b : layer.bias) bias.push_back(b * (int64_t{1} << bias_shift));
+        shift.push_back(out_shift);
+        relu.push_back(with_relu);
     }
-    y.assign(n * sizes.back(), 0.0);
-    inr::cpu::FixedMlpArgs a{};
-    a.x = x.data();
-    a.n = n;
-    a.x_row_stride = sizes[0];
-    a.x_col_stride = 1;
-    a.n_layers = static_cast<int>(layers.size());
-    a.sizes = sizes.data();
-    a.weight = weight.data();
-    a.bias = bias.data();
-    a.shift = shift.data();
-    a.relu = relu.data();
-    a.y = y.data();
-    a.limit = kActivationLimit;
-    a.threads = 1;
-    inr::cpu::inrdec::fixed_mlp(a);
+
+    // y [n, out] from x (row r, input i at x[r * row_stride + i * col_stride]).
+    void run(const double* x, int64_t n, int64_t row_stride, int64_t col_stride, double* y) const {
+        inr::cpu::FixedMlpArgs a{};
+        a.x = x;
+        a.n = n;
+        a.x_row_stride = row_stride;
+        a.x_col_stride = col_stride;
+        a.n_layers = static_cast<int>(shift.size());
+        a.sizes = sizes.data();
+        a.weight = weight.data();
+        a.bias = bias.data();
+        a.shift = shift.data();
+        a.relu = relu.data();
+        a.y = y;
+        a.limit = kActivationLimit;
+        a.threads = 1;
+        inr::cpu::inrdec::fixed_mlp(a);
+    }
+};
+
+// inr.codec's _net_int: the first layer reads feature j with bits + column_shift[j]
+// fractional weight bits (column j scaled by 2^(top - shift), exactly), the rest `bits`;
+// FRAC bits inside, `out_frac` at the output.
+MlpPlan synthesis_plan(const std::vector<IntLayer>& layers, int bits, const std::vector<int64_t>& column_shift,
+                       int out_frac) {
+    const int64_t top = *std::max_element(column_shift.begin(), column_shift.end());
+    std::vector<int64_t> first_shift(column_shift.size());
+    for (size_t j = 0; j < column_shift.size(); ++j) first_shift[j] = top - column_shift[j];
+    MlpPlan plan;
+    const size_t last = layers.size() - 1;
+    plan.add(layers[0], first_shift, kFrac + top,
+             static_cast<int32_t>(bits + top + kFrac - (last == 0 ? out_frac : kFrac)), last > 0);
+    for (size_t i = 1; i < layers.size(); ++i) {
+        const std::vector<int64_t> none(layers[i].n_in, 0);
+        plan.add(layers[i], none, kFrac, static_cast<int32_t>(bits + kFrac - (i == last ? out_frac : kFrac)), i < last);
+    }
+    return plan;
 }
 
 }  // namespace
@@ -197,6 +247,10 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
     }
 
     const int inputs = 9 + channels;
+    MlpPlan context_plan;  // FRAC output bits: every layer shifts by `context_bits`
+    for (size_t i = 0; i < m.context.size(); ++i)
+        context_plan.add(m.context[i], std::vector<int64_t>(m.context[i].n_in, 0), kFrac, c.context_bits,
+                         i + 1 < m.context.size());
     m.grids.assign(n_grids, {});
     for (size_t index = n_grids; index-- > 0;) {  // coarsest first
         const GridInfo& g = m.layout[index];
@@ -220,24 +274,7 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                                            m.grids[g.parent].begin() + (channel + 1) * p.height * p.width);
                 if (c.transform == kWavelet)  // the context reads the parent band's magnitudes
                     for (double& v : source) v = std::fabs(v);
-                inr::cpu::FixedInterpArgs a{};
-                a.grid = source.data();
-                a.h = p.height;
-                a.w = p.width;
-                a.row_index = parent_rows.index.data();
-                a.row_weight = parent_rows.weight.data();
-                a.n_rows = h;
-                a.row_taps = parent_rows.taps;
-                a.col_index = parent_cols.index.data();
-                a.col_weight = parent_cols.weight.data();
-                a.n_cols = w;
-                a.col_taps = parent_cols.taps;
-                a.out = parent.data();
-                a.row_stride = w;
-                a.col_stride = 1;
-                a.shift = 2 * kTapBits - kFrac;
-                a.threads = 1;
-                inr::cpu::inrdec::fixed_interp(a);
+                interpolate(source.data(), p.height, p.width, parent_rows, 0, h, parent_cols, parent.data());
             }
             const int64_t* offset = m.context_bias.data() + (index * channels + channel) * 2;
             const int offset_shift = kFracBits - c.context_bits;  // numpy's << gives 0 for a negative count
@@ -271,7 +308,8 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                     f[6 + phase] = kOne;
                     f[9 + channel] = kOne;
                 }
-                run_context(m.context, c.context_bits, features, n, params);
+                params.assign(n * 2, 0.0);
+                context_plan.run(features.data(), n, inputs, 1, params.data());
                 std::vector<int64_t> mean(n), log2_scale(n), values(n);
                 for (int64_t i = 0; i < n; ++i) {
                     mean[i] = static_cast<int64_t>(params[2 * i]) + mean_offset;
@@ -283,6 +321,70 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
         }
     }
     return m;
+}
+
+}  // namespace inr::dec
+
+namespace inr::dec {
+
+namespace {
+
+constexpr int kOutFrac = 16;                    // the networks' output fractional bits
+constexpr int64_t kRowChunkPixels = int64_t{1} << 18;
+
+// The taps of grid g's bumps at the output rows (rows = true) or columns.
+Taps pixel_taps(const GridInfo& g, int64_t n_out, int64_t n_pixels, bool rows) {
+    if (g.band == kPyramidBump) {
+        std::vector<int64_t> numerator(n_out);
+        for (int64_t x = 0; x < n_out; ++x) numerator[x] = (2 * x + 1) * n_pixels;
+        return cubic_taps(numerator.data(), n_out, 2 * n_out, g.level, rows ? g.height : g.width);
+    }
+    // band names: the column filter, then the row filter ("lh": low along columns, high along rows)
+    const bool high = rows ? (g.band == kLH || g.band == kHH) : (g.band == kHL || g.band == kHH);
+    return band_taps(n_out, n_pixels, g.level, high);
+}
+
+}  // namespace
+
+void synthesise(const LossyModel& m, int64_t height, int64_t width, int channels, int64_t out_height,
+                int64_t out_width, int max_value, uint16_t* out, MemoryBudget& budget) {
+    const LossyConfig& c = m.config;
+    const int64_t n_features = int64_t{c.n_levels} * channels;
+    std::vector<int64_t> column_shift(n_features);
+    for (int64_t f = 0; f < n_features; ++f) column_shift[f] = c.level_shifts[f / channels];
+    const MlpPlan synthesis = synthesis_plan(m.synthesis, c.synthesis_bits, column_shift, kOutFrac);
+    const MlpPlan skip = synthesis_plan(m.skip, c.skip_bits, column_shift, kOutFrac);
+    std::vector<Taps> row_taps, col_taps;
+    for (const GridInfo& g : m.layout) {
+        row_taps.push_back(pixel_taps(g, out_height, height, true));
+        col_taps.push_back(pixel_taps(g, out_width, width, false));
+    }
+    const int64_t step = std::max<int64_t>(1, kRowChunkPixels / out_width);
+    const int64_t chunk_pixels = std::min(step, out_height) * out_width;
+    budget.reserve(static_cast<size_t>(chunk_pixels), (n_features + 1 + 2 * channels) * sizeof(double),
+                   "synthesis buffers");
+    std::vector<double> planes, bump(chunk_pixels), values(chunk_pixels * channels), residual(chunk_pixels * channels);
+    for (int64_t top = 0; top < out_height; top += step) {
+        const int64_t rows = std::min(step, out_height - top), pixels = rows * out_width;
+        planes.assign(n_features * pixels, 0.0);  // plane-major [features][pixels]
+        for (size_t index = 0; index < m.layout.size(); ++index) {
+            const GridInfo& g = m.layout[index];
+            for (int k = 0; k < channels; ++k) {  // the grids of one level add up in its feature plane
+                interpolate(m.grids[index].data() + k * g.height * g.width, g.height, g.width, row_taps[index], top,
+                            rows, col_taps[index], bump.data());
+                double* plane = planes.data() + (int64_t{g.slot} * channels + k) * pixels;
+                for (int64_t i = 0; i < pixels; ++i) plane[i] = plane[i] + bump[i];
+            }
+        }
+        synthesis.run(planes.data(), pixels, 1, pixels, values.data());
+        skip.run(planes.data(), pixels, 1, pixels, residual.data());
+        const double half = static_cast<double>(int64_t{1} << (kOutFrac - 1)), unit = static_cast<double>(1 << kOutFrac);
+        uint16_t* dst = out + top * out_width * channels;
+        for (int64_t i = 0; i < pixels * channels; ++i) {
+            const double v = std::floor(((values[i] + residual[i]) * max_value + half) / unit);
+            dst[i] = static_cast<uint16_t>(std::clamp(v, 0.0, static_cast<double>(max_value)));
+        }
+    }
 }
 
 }  // namespace inr::dec

@@ -57,4 +57,9 @@ struct LossyModel {
 LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const uint8_t* payload, size_t payload_size,
                                 int64_t height, int64_t width, int channels, int version, MemoryBudget& budget);
 
+// The picture rendered from a decoded model at out_height x out_width: out [H, W, channels]
+// samples in 0..max_value (any size: the latent grids are continuous), in row chunks.
+void synthesise(const LossyModel& model, int64_t height, int64_t width, int channels, int64_t out_height,
+                int64_t out_width, int max_value, uint16_t* out, MemoryBudget& budget);
+
 }  // namespace inr::dec

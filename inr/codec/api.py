@@ -17,10 +17,8 @@ import torch
 from inr._image import to_tensor
 from inr.resample import resize
 from inr.codec.container import FormatError, Header, pack, unpack
-from inr.codec.layout import Layout
 from inr.codec.lossless import LOSSLESS_PRESETS, LosslessPreset, decode_lossless, encode_lossless
 from inr.codec.lossy import PRESETS, LossyConfig, Preset, decode_lossy, encode_lossy
-from inr.codec.tables import TOTAL_BITS
 
 __all__ = ["encode", "decode", "info", "quality_to_lambda", "MAX_DECODE_PIXELS"]
 
@@ -29,10 +27,6 @@ __all__ = ["encode", "decode", "info", "quality_to_lambda", "MAX_DECODE_PIXELS"]
 MAX_DECODE_PIXELS = 1 << 26
 _QUALITY_RANGE = (0.0, 12.0)
 _SEARCH_TRIALS = 6
-# The likeliest table symbol costs at least this many bits, so a payload of B bytes can hold
-# at most 8 B / _MIN_SYMBOL_BITS values: a bound on the decoder's work for crafted files.
-_MIN_SYMBOL_BITS = -math.log2(1.0 - 127 / (1 << TOTAL_BITS))
-
 
 def quality_to_lambda(quality: float) -> float:
     """Rate-distortion weight of a quality setting (0 smallest files .. 12 best quality)."""
@@ -210,14 +204,6 @@ def _output_size(header: Header, scale, size) -> Tuple[int, int]:
     return out_h, out_w
 
 
-def _check_payload_holds_latents(header: Header, config: bytes, payload: bytes) -> None:
-    lossy = LossyConfig.from_bytes(config, header.version)
-    layout = Layout(lossy.transform, header.height, header.width, lossy.n_levels)
-    n_values = header.stored_channels * sum(h * w for h, w in layout.shapes)
-    if n_values > 2 * (8 * len(payload) + 64) / _MIN_SYMBOL_BITS:  # 2x margin
-        raise FormatError(f"payload of {len(payload)} bytes is too short for {n_values} latent values")
-
-
 def _decode_array(data: bytes, scale, size) -> np.ndarray:
     header, config, payload = unpack(data)
     out_h, out_w = _output_size(header, scale, size)
@@ -228,7 +214,6 @@ def _decode_array(data: bytes, scale, size) -> np.ndarray:
         if (out_h, out_w) != pixels.shape[:2]:
             pixels = resize(pixels, size=(out_h, out_w))
     else:
-        _check_payload_holds_latents(header, config, payload)
         pixels = decode_lossy(config, payload, header.height, header.width, header.stored_channels, max_value,
                               (out_h, out_w), header.version)
     if header.opaque_alpha:

@@ -639,19 +639,18 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
 def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int, max_value: int,
                  out_size: Tuple[int, int], version: int = FORMAT_VERSION) -> np.ndarray:
     """Rebuild the picture at out_size = (h, w) from a file of format `version`: [h, w, C]
-    int64 in 0..max_value. The networks and latent grids are decoded by libinrdec
-    (cuda/inrdec/lossy_file.cpp; `_decode_latents` is its Python twin)."""
+    uint16 in 0..max_value. libinrdec decodes it (cuda/inrdec/lossy_file.cpp);
+    `_decode_latents` and `_synthesise` are its Python twins."""
     from inr.codec.container import as_bytes_array, native_codec
 
-    config = LossyConfig.from_bytes(config_bytes, version)
+    LossyConfig.from_bytes(config_bytes, version)      # config errors read as before
+    out = np.empty((out_size[0], out_size[1], channels), np.uint16)
     try:
-        parts = native_codec().inrdec_lossy_latents(as_bytes_array(config_bytes), as_bytes_array(payload), height,
-                                                    width, channels, version)
+        native_codec().inrdec_lossy_decode(as_bytes_array(config_bytes), as_bytes_array(payload), height, width,
+                                           version, 16 if max_value > 255 else 8, out)
     except ValueError as exc:
         raise FormatError(f"corrupt lossy payload: {exc}") from None
-    layout = Layout(config.transform, height, width, config.n_levels)
-    return _synthesise(parts["grids"], parts["synthesis"], config.synthesis_bits, parts["skip"], config.skip_bits,
-                       layout, out_size[0], out_size[1], max_value, config.level_shifts)
+    return out
 
 
 def _decode_latents(config_bytes: bytes, payload: bytes, height: int, width: int, channels: int,
