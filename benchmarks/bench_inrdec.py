@@ -1,0 +1,111 @@
+"""libinrdec (the `inrdec` tool) against `inr.decode`, per Kodak image on one core:
+byte-exact output and decode time, side by side in one run.
+
+    python benchmarks/bench_inrdec.py [--images 1-24] [--qualities 2,8] [--cache DIR]
+
+For each image, the lossy files at the given qualities (fast preset), a lossless 8-bit
+file and a lossless 16-bit file (the picture times 257 plus a little noise) are encoded
+once and kept in `--cache` (resumable: encoding is the slow part, ~1-2 min per lossy
+file), then decoded by `inrdec IN -o OUT.ppm` (the tool's process, timed with its start
+and PPM writing included, so the library's own time is below it) and by `inr.decode`
+with one torch thread; the outputs must be equal byte for byte. Writes
+benchmarks/results/inrdec_kodak.json and prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
+from kodak import KODAK, load_rgb, log, parse_images  # noqa: E402
+
+import inr  # noqa: E402
+
+
+def encoded(cache: Path, name: str, encode) -> bytes:
+    """The cached file `name`, encoded (and written atomically) on first use."""
+    path = cache / name
+    if not path.exists():
+        t0 = time.perf_counter()
+        data = encode()
+        tmp = path.with_name(path.name + ".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        log(f"encoded {name} in {time.perf_counter() - t0:.0f} s")
+    return path.read_bytes()
+
+
+def read_ppm(data: bytes) -> np.ndarray:
+    """The samples [H, W, 3] of a binary PPM (8 or 16 bits)."""
+    header = re.match(rb"P6\s(\d+)\s(\d+)\s(\d+)\s", data)
+    width, height, maxval = (int(v) for v in header.groups())
+    samples = np.frombuffer(data[header.end():], ">u2" if maxval > 255 else np.uint8)
+    return samples.reshape(height, width, 3)
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--images", type=parse_images, default=parse_images("1-24"))
+    p.add_argument("--qualities", default="2,8", help="lossy qualities, comma-separated")
+    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inr-kodak-files")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--output", type=Path, default=RESULTS_DIR / "inrdec_kodak.json")
+    args = p.parse_args(argv)
+    tool = shutil.which("inrdec") or str(Path(sys.executable).parent / "inrdec")
+    torch.set_num_threads(1)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    machine, notes = machine_and_notes()
+    qualities = [float(q) for q in args.qualities.split(",") if q]
+    rows, exact, lib_times, py_times = [], [], {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "out.ppm"
+        for number in args.images:
+            picture = load_rgb(KODAK / f"kodim{number:02d}.png")
+            noise = np.random.default_rng(number).integers(0, 257, picture.shape)
+            deep = (picture.astype(np.uint32) * 257 - noise.clip(0, picture.astype(np.int64) * 257)).astype(np.uint16)
+            files = {f"q{q:g}": (lambda q=q: inr.encode(picture, quality=q)) for q in qualities}
+            files["lossless8"] = lambda: inr.encode(picture, lossless=True)
+            files["lossless16"] = lambda: inr.encode(deep, lossless=True)
+            for kind, encode in files.items():
+                data = encoded(args.cache, f"kodim{number:02d}_{kind}.inr", encode)
+                source = args.cache / f"kodim{number:02d}_{kind}.inr"
+                lib_s = best_of(lambda: subprocess.run([tool, str(source), "-o", str(out)], check=True), args.repeats)
+                expected = inr.decode(data)
+                py_s = best_of(lambda: inr.decode(data), args.repeats)
+                same = np.array_equal(read_ppm(out.read_bytes()), expected)
+                exact.append(same)
+                lib_times.setdefault(kind, []).append(lib_s)
+                py_times.setdefault(kind, []).append(py_s)
+                log(f"kodim{number:02d} {kind}: inrdec {lib_s:.3f} s, inr.decode {py_s:.3f} s, exact {same}")
+    for kind in lib_times:
+        lib, py = float(np.mean(lib_times[kind])), float(np.mean(py_times[kind]))
+        rows.append(result(f"{kind}: mean decode seconds per image (inrdec tool)", lib, "s", baseline=py,
+                           higher_is_better=False, target=py, target_of="value",
+                           detail={"inrdec": lib_times[kind], "inr.decode": py_times[kind]}))
+    rows.append(result("outputs equal to inr.decode byte for byte", float(np.mean(exact)), "fraction", target=1.0,
+                       target_of="value", compare=False, detail={"files": len(exact)}))
+    return report("inrdec_kodak", rows, args.output, "inr.decode", log, notes=notes, machine=machine,
+                  settings={"images": args.images, "qualities": qualities, "repeats": args.repeats, "threads": 1})
+
+
+if __name__ == "__main__":
+    sys.exit(main())
