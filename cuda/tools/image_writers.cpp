@@ -21,9 +21,17 @@ uint16_t sample(const Image& image, size_t index) {
     return v;
 }
 
-void put_sample(std::vector<uint8_t>& out, uint16_t v, int bit_depth) {
-    if (bit_depth == 16) out.push_back(static_cast<uint8_t>(v >> 8));
-    out.push_back(static_cast<uint8_t>(v));
+// `count` samples from `first` on, big-endian when 16-bit, at dst.
+void store_samples(const Image& image, size_t first, size_t count, uint8_t* dst) {
+    if (image.bit_depth == 8) {
+        std::memcpy(dst, image.pixels.data() + first, count);
+        return;
+    }
+    for (size_t i = 0; i < count; ++i) {
+        const uint16_t v = sample(image, first + i);
+        dst[2 * i] = static_cast<uint8_t>(v >> 8);
+        dst[2 * i + 1] = static_cast<uint8_t>(v);
+    }
 }
 
 void put_chunk(std::vector<uint8_t>& out, const char type[4], const std::vector<uint8_t>& data) {
@@ -69,12 +77,12 @@ std::vector<uint8_t> png_bytes(const Image& image) {
     put_u32_be(header, image.height);
     header.insert(header.end(), {static_cast<uint8_t>(image.bit_depth), kColourType[image.channels], 0, 0, 0});
     put_chunk(out, "IHDR", header);
-    std::vector<uint8_t> raw;
-    const size_t row = size_t{image.width} * image.channels;
-    raw.reserve(image.height * (1 + row * (image.bit_depth / 8)));
+    const size_t row = size_t{image.width} * image.channels, bytes = image.bit_depth / 8;
+    std::vector<uint8_t> raw(image.height * (1 + row * bytes));
     for (uint32_t y = 0; y < image.height; ++y) {
-        raw.push_back(0);  // filter: none
-        for (size_t i = 0; i < row; ++i) put_sample(raw, sample(image, y * row + i), image.bit_depth);
+        uint8_t* line = raw.data() + y * (1 + row * bytes);
+        line[0] = 0;  // filter: none
+        store_samples(image, y * row, row, line + 1);
     }
     put_chunk(out, "IDAT", zlib_stored(raw));
     put_chunk(out, "IEND", {});
@@ -86,11 +94,17 @@ std::vector<uint8_t> pnm_bytes(const Image& image, bool colour) {
     if (!colour && source_colour) throw std::runtime_error("a colour picture needs .ppm or .png, not .pgm");
     const std::string head = std::string(colour ? "P6\n" : "P5\n") + std::to_string(image.width) + " " +
                              std::to_string(image.height) + "\n" + (image.bit_depth == 8 ? "255" : "65535") + "\n";
-    std::vector<uint8_t> out(head.begin(), head.end());
-    const int out_channels = colour ? 3 : 1;
-    for (size_t p = 0; p < size_t{image.width} * image.height; ++p)
-        for (int c = 0; c < out_channels; ++c)  // gray to PPM: the gray sample thrice
-            put_sample(out, sample(image, p * image.channels + (source_colour ? c : 0)), image.bit_depth);
+    const int out_channels = colour ? 3 : 1, bytes = image.bit_depth / 8;
+    const size_t pixels = size_t{image.width} * image.height;
+    std::vector<uint8_t> out(head.size() + pixels * out_channels * bytes);
+    std::copy(head.begin(), head.end(), out.begin());
+    uint8_t* dst = out.data() + head.size();
+    for (size_t p = 0; p < pixels; ++p)
+        for (int c = 0; c < out_channels; ++c) {  // gray to PPM: the gray sample thrice
+            const uint16_t v = sample(image, p * image.channels + (source_colour ? c : 0));
+            if (bytes == 2) *dst++ = static_cast<uint8_t>(v >> 8);
+            *dst++ = static_cast<uint8_t>(v);
+        }
     return out;
 }
 
