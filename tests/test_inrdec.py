@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     inr_error_t error;
     inr_status s = inr_info(data, (size_t)size, &info, &error);
     if (s != INR_OK) { printf("%d %s\n", s, error.message); return 0; }
-    inr_decode_options_t options = {(uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (size_t)atoll(argv[2])};
+    inr_decode_options_t options = {(uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]), (size_t)atoll(argv[2]), 2};
     uint32_t w = options.out_width ? options.out_width : info.width;
     uint32_t h = options.out_height ? options.out_height : info.height;
     size_t stride = (size_t)w * info.channels * (info.bit_depth / 8) + 3;  /* padded rows */

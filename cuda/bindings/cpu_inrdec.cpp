@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -78,7 +79,8 @@ nb::list layers_list(std::vector<inr::dec::IntLayer>& layers) {
 void bind_inrdec(nb::module_& m) {
     m.def(
         "inrdec_lossy_decode",
-        [](bytes_in config, bytes_in payload, int64_t height, int64_t width, int version, int bit_depth, samples_out out) {
+        [](bytes_in config, bytes_in payload, int64_t height, int64_t width, int version, int bit_depth, samples_out out,
+           int threads) {
             as_value_error([&] {
                 const int channels = static_cast<int>(out.shape(2));
                 if (height < 1 || width < 1 || height > 65535 || width > 65535 || channels < 1 || channels > 4 ||
@@ -88,13 +90,14 @@ void bind_inrdec(nb::module_& m) {
                 nb::gil_scoped_release release;
                 const inr::dec::LossyModel model = inr::dec::decode_lossy_latents(
                     config.data(), config.shape(0), payload.data(), payload.shape(0), height, width, channels, version,
-                    unlimited);
+                    std::max(1, threads), unlimited);
                 inr::dec::synthesise(model, height, width, channels, static_cast<int64_t>(out.shape(0)),
-                                     static_cast<int64_t>(out.shape(1)), (1 << bit_depth) - 1, out.data(), unlimited);
+                                     static_cast<int64_t>(out.shape(1)), (1 << bit_depth) - 1, std::max(1, threads),
+                                     out.data(), unlimited);
                 return 0;
             });
         },
-        "config"_a, "payload"_a, "height"_a, "width"_a, "version"_a, "bit_depth"_a, "out"_a.noconvert(),
+        "config"_a, "payload"_a, "height"_a, "width"_a, "version"_a, "bit_depth"_a, "out"_a.noconvert(), "threads"_a = 1,
         "Decodes a lossy payload (libinrdec) into out [H, W, C] (uint16) at out's size.");
     m.def(
         "inrdec_lossy_latents",
@@ -107,7 +110,7 @@ void bind_inrdec(nb::module_& m) {
                 {
                     nb::gil_scoped_release release;
                     model = inr::dec::decode_lossy_latents(config.data(), config.shape(0), payload.data(),
-                                                           payload.shape(0), height, width, channels, version,
+                                                           payload.shape(0), height, width, channels, version, 1,
                                                            unlimited);
                 }
                 nb::list grids;

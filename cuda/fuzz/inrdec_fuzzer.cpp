@@ -24,7 +24,7 @@ void decode(const uint8_t* data, size_t size) {
     const size_t stride = size_t{info.width} * info.channels * (info.bit_depth / 8);
     if (stride == 0 || stride * info.height > kMaxOutput) return;
     std::vector<uint8_t> pixels(stride * info.height);
-    const inr_decode_options_t options{0, 0, kMaxMemory};
+    const inr_decode_options_t options{0, 0, kMaxMemory, 1};
     inr_decode(data, size, &options, pixels.data(), stride, &error);
     error.message[sizeof(error.message) - 1] = 0;
     (void)std::strlen(error.message);
@@ -33,7 +33,7 @@ void decode(const uint8_t* data, size_t size) {
         const size_t other_stride = size_t{width} * info.channels * (info.bit_depth / 8);
         if (other_stride * height > kMaxOutput) return;
         std::vector<uint8_t> other(other_stride * height);
-        const inr_decode_options_t resized{width, height, kMaxMemory};
+        const inr_decode_options_t resized{width, height, kMaxMemory, 2};
         inr_decode(data, size, &resized, other.data(), other_stride, &error);
     }
 }

@@ -87,7 +87,7 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
                       size_t stride, inr_error_t* error) {
     return guarded(error, [&] {
         require_argument(data != nullptr && pixels != nullptr, "inr_decode: data and pixels must not be NULL");
-        const inr_decode_options_t defaults{0, 0, 0};
+        const inr_decode_options_t defaults{0, 0, 0, 0};
         const inr_decode_options_t& o = options != nullptr ? *options : defaults;
         require_argument((o.out_width == 0) == (o.out_height == 0),
                          "inr_decode: give both out_width and out_height, or neither");
@@ -97,6 +97,8 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         require_argument(stride / (static_cast<size_t>(h.channels) * (h.bit_depth / 8)) >= out_w,
                          "inr_decode: stride is smaller than a row of the output");
         const bool lossless = h.mode == inr::dec::kModeLossless;
+        require_argument(o.threads >= 0 && o.threads <= 1024, "inr_decode: threads must lie in 0..1024");
+        const int threads = o.threads > 0 ? o.threads : 1;
         if (lossless && (out_w != h.width || out_h != h.height))
             throw DecodeError(INR_ERR_UNSUPPORTED, "decoding a lossless file at another size is not in this "
                                                    "libinrdec yet");
@@ -110,9 +112,9 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         } else {
             const inr::dec::LossyModel model =
                 inr::dec::decode_lossy_latents(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
-                                               h.stored_channels(), h.version, budget);
+                                               h.stored_channels(), h.version, threads, budget);
             inr::dec::synthesise(model, h.height, h.width, h.stored_channels(), out_h, out_w, (1 << h.bit_depth) - 1,
-                                 decoded.data(), budget);
+                                 threads, decoded.data(), budget);
         }
         write_pixels(decoded, h, out_w, out_h, static_cast<uint8_t*>(pixels), stride);
     });

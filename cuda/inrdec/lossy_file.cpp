@@ -61,7 +61,7 @@ Taps parent_axis_taps(int64_t n_cells, int level, int64_t n_parent_cells) {
 // out [n_rows, cols.count] = the grid [h, w] interpolated at `rows` (from row `first_row`
 // on) and `cols`, with FRAC fractional bits (inr.codec's upsample_int).
 void interpolate(const double* grid, int64_t h, int64_t w, const Taps& rows, int64_t first_row, int64_t n_rows,
-                 const Taps& cols, double* out) {
+                 const Taps& cols, double* out, int threads) {
     inr::cpu::FixedInterpArgs a{};
     a.grid = grid;
     a.h = h;
@@ -78,7 +78,7 @@ void interpolate(const double* grid, int64_t h, int64_t w, const Taps& rows, int
     a.row_stride = cols.count;
     a.col_stride = 1;
     a.shift = 2 * kTapBits - kFrac;
-    a.threads = 1;
+    a.threads = threads;
     inr::cpu::inrdec::fixed_interp(a);
 }
 
@@ -101,7 +101,7 @@ struct MlpPlan {
     }
 
     // y [n, out] from x (row r, input i at x[r * row_stride + i * col_stride]).
-    void run(const double* x, int64_t n, int64_t row_stride, int64_t col_stride, double* y) const {
+    void run(const double* x, int64_t n, int64_t row_stride, int64_t col_stride, double* y, int threads) const {
         inr::cpu::FixedMlpArgs a{};
         a.x = x;
         a.n = n;
@@ -115,7 +115,7 @@ struct MlpPlan {
         a.relu = relu.data();
         a.y = y;
         a.limit = kActivationLimit;
-        a.threads = 1;
+        a.threads = threads;
         inr::cpu::inrdec::fixed_mlp(a);
     }
 };
@@ -206,7 +206,8 @@ std::vector<GridInfo> make_layout(const LossyConfig& config, int64_t height, int
 }
 
 LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const uint8_t* payload, size_t payload_size,
-                                int64_t height, int64_t width, int channels, int version, MemoryBudget& budget) {
+                                int64_t height, int64_t width, int channels, int version, int threads,
+                                MemoryBudget& budget) {
     LossyModel m;
     m.config = parse_lossy_config(config, config_size, version);
     const LossyConfig& c = m.config;
@@ -274,7 +275,7 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                                            m.grids[g.parent].begin() + (channel + 1) * p.height * p.width);
                 if (c.transform == kWavelet)  // the context reads the parent band's magnitudes
                     for (double& v : source) v = std::fabs(v);
-                interpolate(source.data(), p.height, p.width, parent_rows, 0, h, parent_cols, parent.data());
+                interpolate(source.data(), p.height, p.width, parent_rows, 0, h, parent_cols, parent.data(), threads);
             }
             const int64_t* offset = m.context_bias.data() + (index * channels + channel) * 2;
             const int offset_shift = kFracBits - c.context_bits;  // numpy's << gives 0 for a negative count
@@ -309,7 +310,7 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                     f[9 + channel] = kOne;
                 }
                 params.assign(n * 2, 0.0);
-                context_plan.run(features.data(), n, inputs, 1, params.data());
+                context_plan.run(features.data(), n, inputs, 1, params.data(), threads);
                 std::vector<int64_t> mean(n), log2_scale(n), values(n);
                 for (int64_t i = 0; i < n; ++i) {
                     mean[i] = static_cast<int64_t>(params[2 * i]) + mean_offset;
@@ -347,7 +348,7 @@ Taps pixel_taps(const GridInfo& g, int64_t n_out, int64_t n_pixels, bool rows) {
 }  // namespace
 
 void synthesise(const LossyModel& m, int64_t height, int64_t width, int channels, int64_t out_height,
-                int64_t out_width, int max_value, uint16_t* out, MemoryBudget& budget) {
+                int64_t out_width, int max_value, int threads, uint16_t* out, MemoryBudget& budget) {
     const LossyConfig& c = m.config;
     const int64_t n_features = int64_t{c.n_levels} * channels;
     std::vector<int64_t> column_shift(n_features);
@@ -371,13 +372,13 @@ void synthesise(const LossyModel& m, int64_t height, int64_t width, int channels
             const GridInfo& g = m.layout[index];
             for (int k = 0; k < channels; ++k) {  // the grids of one level add up in its feature plane
                 interpolate(m.grids[index].data() + k * g.height * g.width, g.height, g.width, row_taps[index], top,
-                            rows, col_taps[index], bump.data());
+                            rows, col_taps[index], bump.data(), threads);
                 double* plane = planes.data() + (int64_t{g.slot} * channels + k) * pixels;
                 for (int64_t i = 0; i < pixels; ++i) plane[i] = plane[i] + bump[i];
             }
         }
-        synthesis.run(planes.data(), pixels, 1, pixels, values.data());
-        skip.run(planes.data(), pixels, 1, pixels, residual.data());
+        synthesis.run(planes.data(), pixels, 1, pixels, values.data(), threads);
+        skip.run(planes.data(), pixels, 1, pixels, residual.data(), threads);
         const double half = static_cast<double>(int64_t{1} << (kOutFrac - 1)), unit = static_cast<double>(1 << kOutFrac);
         uint16_t* dst = out + top * out_width * channels;
         for (int64_t i = 0; i < pixels * channels; ++i) {

@@ -53,13 +53,15 @@ struct LossyModel {
     std::vector<std::vector<double>> grids;  // per grid [channels, h, w] integer cells
 };
 
-// The networks and latent grids of a lossy payload of a picture with `channels` coded channels.
+// The networks and latent grids of a lossy payload of a picture with `channels` coded
+// channels. `threads` (>= 1) run the fixed-point kernels; results do not depend on it.
 LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const uint8_t* payload, size_t payload_size,
-                                int64_t height, int64_t width, int channels, int version, MemoryBudget& budget);
+                                int64_t height, int64_t width, int channels, int version, int threads,
+                                MemoryBudget& budget);
 
 // The picture rendered from a decoded model at out_height x out_width: out [H, W, channels]
 // samples in 0..max_value (any size: the latent grids are continuous), in row chunks.
 void synthesise(const LossyModel& model, int64_t height, int64_t width, int channels, int64_t out_height,
-                int64_t out_width, int max_value, uint16_t* out, MemoryBudget& budget);
+                int64_t out_width, int max_value, int threads, uint16_t* out, MemoryBudget& budget);
 
 }  // namespace inr::dec

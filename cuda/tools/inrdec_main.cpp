@@ -1,6 +1,6 @@
 // inrdec: decodes a .inr file to PNG, PPM or PGM, or prints its header, with libinrdec.
 //
-//   inrdec IN.inr -o OUT.png|.ppm|.pgm [--size WxH] [--max-memory BYTES]
+//   inrdec IN.inr -o OUT.png|.ppm|.pgm [--size WxH] [--max-memory BYTES] [--threads N]
 //   inrdec --info IN.inr
 #include <cstdio>
 #include <cstdlib>
@@ -17,7 +17,7 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: inrdec IN.inr -o OUT.png|OUT.ppm|OUT.pgm [--size WxH] [--max-memory BYTES]\n"
+    "usage: inrdec IN.inr -o OUT.png|OUT.ppm|OUT.pgm [--size WxH] [--max-memory BYTES] [--threads N]\n"
     "       inrdec --info IN.inr\n";
 
 struct Options {
@@ -25,6 +25,7 @@ struct Options {
     bool info = false;
     uint32_t width = 0, height = 0;
     size_t max_memory = 0;
+    int threads = 1;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -63,6 +64,12 @@ Options parse(int argc, char** argv) {
             const unsigned long long bytes = std::strtoull(v.c_str(), &end, 10);
             if (end == v.c_str() || *end != 0 || bytes == 0) usage_error("--max-memory must be a positive byte count");
             o.max_memory = static_cast<size_t>(bytes);
+        } else if (arg == "--threads") {
+            const std::string v = value();
+            char* end = nullptr;
+            const long n = std::strtol(v.c_str(), &end, 10);
+            if (end == v.c_str() || *end != 0 || n < 1 || n > 1024) usage_error("--threads must lie in 1..1024");
+            o.threads = static_cast<int>(n);
         } else if (arg == "-h" || arg == "--help") {
             std::fputs(kUsage, stdout);
             std::exit(0);
@@ -131,7 +138,7 @@ int run(const Options& o) {
         throw std::runtime_error("memory limit exceeded: the output alone needs more than " + std::to_string(limit) +
                                  " bytes");
     image.pixels.resize(stride * image.height);
-    const inr_decode_options_t options{o.width, o.height, o.max_memory};
+    const inr_decode_options_t options{o.width, o.height, o.max_memory, o.threads};
     check(inr_decode(data.data(), data.size(), &options, image.pixels.data(), stride, &error), error);
     write_file(o.output, png ? inr::tool::png_bytes(image) : inr::tool::pnm_bytes(image, ppm));
     return 0;

@@ -647,7 +647,7 @@ def decode_lossy(config_bytes: bytes, payload: bytes, height: int, width: int, c
     out = np.empty((out_size[0], out_size[1], channels), np.uint16)
     try:
         native_codec().inrdec_lossy_decode(as_bytes_array(config_bytes), as_bytes_array(payload), height, width,
-                                           version, 16 if max_value > 255 else 8, out)
+                                           version, 16 if max_value > 255 else 8, out, torch.get_num_threads())
     except ValueError as exc:
         raise FormatError(f"corrupt lossy payload: {exc}") from None
     return out
