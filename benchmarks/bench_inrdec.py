@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, report, result, time_fn  # noqa: E402
 from kodak import KODAK, load_rgb, log, parse_images  # noqa: E402
 
 import inr  # noqa: E402
@@ -51,15 +51,6 @@ def read_ppm(data: bytes) -> np.ndarray:
     width, height, maxval = (int(v) for v in header.groups())
     samples = np.frombuffer(data[header.end():], ">u2" if maxval > 255 else np.uint8)
     return samples.reshape(height, width, 3)
-
-
-def best_of(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main(argv=None) -> int:
@@ -88,9 +79,10 @@ def main(argv=None) -> int:
             for kind, encode in files.items():
                 data = encoded(args.cache, f"kodim{number:02d}_{kind}.inr", encode)
                 source = args.cache / f"kodim{number:02d}_{kind}.inr"
-                lib_s = best_of(lambda: subprocess.run([tool, str(source), "-o", str(out)], check=True), args.repeats)
+                lib_s = time_fn(lambda: subprocess.run([tool, str(source), "-o", str(out)], check=True), warmup=0,
+                                repeats=args.repeats)["min"]
                 expected = inr.decode(data)
-                py_s = best_of(lambda: inr.decode(data), args.repeats)
+                py_s = time_fn(lambda: inr.decode(data), warmup=0, repeats=args.repeats)["min"]
                 same = np.array_equal(read_ppm(out.read_bytes()), expected)
                 exact.append(same)
                 lib_times.setdefault(kind, []).append(lib_s)

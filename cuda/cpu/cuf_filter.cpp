@@ -43,16 +43,15 @@ inline void filter_pixel(const float* const rows[3], const int64_t cols[3], cons
 // at the end: one vector of independent sums instead of a serial chain, and the same
 // order on every machine and thread count.
 // kHidden > 0 fixes the hidden width at compile time (the hidden layer then stays in
-// registers); 0 reads it from the arguments.
+// registers); 0 reads it from the arguments and uses the caller's `scratch` [a.hidden].
 constexpr int64_t kLanes = 8;
 constexpr int64_t kMaxFixedHidden = 64;
 
 template <int64_t kHidden>
-inline void decode_pixel(const CufFilterArgs& a, const float* acc, float* out) {
+inline void decode_pixel(const CufFilterArgs& a, const float* acc, float* scratch, float* out) {
     const int64_t width = kHidden > 0 ? kHidden : a.hidden;
     float fixed[kHidden > 0 ? kHidden : 1];
-    std::vector<float> dynamic(kHidden > 0 ? 0 : width);
-    float* hidden = kHidden > 0 ? fixed : dynamic.data();
+    float* hidden = kHidden > 0 ? fixed : scratch;
     for (int64_t d = 0; d < width; ++d) hidden[d] = a.hidden_bias[d];
     for (int64_t c = 0; c < a.channels; ++c) {
         const float* w = a.hidden_weight + c * width;
@@ -102,6 +101,7 @@ void cuf_filter_sum(const CufFilterArgs& a) {
     const int64_t plane = a.out_height * a.out_width;
     parallel_for(a.batch * a.out_height, a.threads, [&](int64_t begin, int64_t end) {
         std::vector<float> acc(decode ? channels : 0), pixel(decode ? a.out_channels : 0);
+        std::vector<float> scratch(decode && a.hidden != kMaxFixedHidden ? a.hidden : 0);
         for (int64_t task = begin; task < end; ++task) {
             const int64_t b = task / a.out_height, y = task % a.out_height;
             const int64_t iy = a.row_index[y];
@@ -131,9 +131,9 @@ void cuf_filter_sum(const CufFilterArgs& a) {
                 }
                 filter_pixel(rows, cols, filter, acc.data(), channels);
                 if (a.hidden == kMaxFixedHidden)
-                    decode_pixel<kMaxFixedHidden>(a, acc.data(), pixel.data());
+                    decode_pixel<kMaxFixedHidden>(a, acc.data(), nullptr, pixel.data());
                 else
-                    decode_pixel<0>(a, acc.data(), pixel.data());
+                    decode_pixel<0>(a, acc.data(), scratch.data(), pixel.data());
                 if (a.residual_image != nullptr) add_residual(a, residual, row_weight, x, pixel.data());
                 for (int64_t o = 0; o < a.out_channels; ++o) planar[o * plane + x] = pixel[o];
             }

@@ -264,6 +264,11 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
             parent_rows = parent_axis_taps(h, g.level, p.height);
             parent_cols = parent_axis_taps(w, g.level, p.width);
         }
+        std::vector<int64_t> cells_of_phase[3];  // the cells (row-major) of each coding phase
+        for (int64_t r = 0; r < h; ++r)
+            for (int64_t col = 0; col < w; ++col)
+                cells_of_phase[(r % 2 == 0 && col % 2 == 0) ? 0 : (r % 2 == 1 && col % 2 == 1) ? 1 : 2].push_back(
+                    r * w + col);
         const int shift = c.level_shifts[g.slot];
         const double unit = kOne / static_cast<double>(1 << shift);
         std::vector<double> parent(h * w, 0.0), features, params;
@@ -282,13 +287,8 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
             const int64_t mean_offset = offset_shift >= 0 ? offset[0] * (int64_t{1} << offset_shift) : 0;
             const int64_t scale_offset = offset_shift >= 0 ? offset[1] * (int64_t{1} << offset_shift) : 0;
             for (int phase = 0; phase < 3; ++phase) {
-                std::vector<int64_t> cells_of_phase;  // cells (row-major) of this coding phase
-                for (int64_t r = 0; r < h; ++r)
-                    for (int64_t col = 0; col < w; ++col) {
-                        const int cell_phase = (r % 2 == 0 && col % 2 == 0) ? 0 : (r % 2 == 1 && col % 2 == 1) ? 1 : 2;
-                        if (cell_phase == phase) cells_of_phase.push_back(r * w + col);
-                    }
-                const int64_t n = static_cast<int64_t>(cells_of_phase.size());
+                const std::vector<int64_t>& cells = cells_of_phase[phase];
+                const int64_t n = static_cast<int64_t>(cells.size());
                 if (n == 0) continue;
                 features.assign(n * inputs, 0.0);
                 static constexpr int kNeighbours[3][4][2] = {
@@ -296,7 +296,7 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                     {{-1, -1}, {-1, 1}, {1, -1}, {1, 1}},
                     {{-1, 0}, {1, 0}, {0, -1}, {0, 1}}};
                 for (int64_t i = 0; i < n; ++i) {
-                    const int64_t cell = cells_of_phase[i], r = cell / w, col = cell % w;
+                    const int64_t cell = cells[i], r = cell / w, col = cell % w;
                     double* f = features.data() + i * inputs;
                     if (phase > 0)
                         for (int k = 0; k < 4; ++k) {
@@ -317,7 +317,7 @@ LossyModel decode_lossy_latents(const uint8_t* config, size_t config_size, const
                     log2_scale[i] = static_cast<int64_t>(params[2 * i + 1]) + scale_offset;
                 }
                 decoder.decode(mean.data(), log2_scale.data(), n, values.data());
-                for (int64_t i = 0; i < n; ++i) plane[cells_of_phase[i]] = static_cast<double>(values[i]);
+                for (int64_t i = 0; i < n; ++i) plane[cells[i]] = static_cast<double>(values[i]);
             }
         }
     }
