@@ -1,12 +1,13 @@
 """libinrdec (the `inrdec` tool) against `inr.decode`, per Kodak image on one core:
 byte-exact output and decode time, side by side in one run.
 
-    python benchmarks/bench_inrdec.py [--images 1-24] [--qualities 2,8] [--cache DIR]
+    python benchmarks/bench_inrdec.py [--images 1-24] [--qualities 2,8] [--cache DIR] [--encode-only]
 
 For each image, the lossy files at the given qualities (fast preset), a lossless 8-bit
 file and a lossless 16-bit file (the picture times 257 plus a little noise) are encoded
 once and kept in `--cache` (resumable: encoding is the slow part, ~1-2 min per lossy
-file), then decoded by `inrdec IN -o OUT.ppm` (the tool's process, timed with its start
+file; `--encode-only` fills the cache without timing anything, e.g. in the background
+under `nice`), then decoded by `inrdec IN -o OUT.ppm` (the tool's process, timed with its start
 and PPM writing included, so the library's own time is below it) and by `inr.decode`
 with one torch thread; the outputs must be equal byte for byte. Writes
 benchmarks/results/inrdec_kodak.json and prints the table.
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inr-kodak-files")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "inrdec_kodak.json")
+    p.add_argument("--encode-only", action="store_true", help="fill the cache and stop")
     args = p.parse_args(argv)
     tool = shutil.which("inrdec") or str(Path(sys.executable).parent / "inrdec")
     torch.set_num_threads(1)
@@ -78,6 +80,8 @@ def main(argv=None) -> int:
             files["lossless16"] = lambda: inr.encode(deep, lossless=True)
             for kind, encode in files.items():
                 data = encoded(args.cache, f"kodim{number:02d}_{kind}.inr", encode)
+                if args.encode_only:
+                    continue
                 source = args.cache / f"kodim{number:02d}_{kind}.inr"
                 lib_s = time_fn(lambda: subprocess.run([tool, str(source), "-o", str(out)], check=True), warmup=0,
                                 repeats=args.repeats)["min"]
@@ -88,6 +92,8 @@ def main(argv=None) -> int:
                 lib_times.setdefault(kind, []).append(lib_s)
                 py_times.setdefault(kind, []).append(py_s)
                 log(f"kodim{number:02d} {kind}: inrdec {lib_s:.3f} s, inr.decode {py_s:.3f} s, exact {same}")
+    if args.encode_only:
+        return 0
     for kind in lib_times:
         lib, py = float(np.mean(lib_times[kind])), float(np.mean(py_times[kind]))
         rows.append(result(f"{kind}: mean decode seconds per image (inrdec tool)", lib, "s", baseline=py,

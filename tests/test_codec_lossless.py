@@ -104,11 +104,45 @@ def test_smaller_than_png_on_a_photo_crop():
     assert len(data) < 0.95 * len(png.getvalue())
 
 
-def test_decode_at_another_size_resamples_the_exact_picture():
-    img = textured(16, 20)
+def _hard_edged(h, w, channels, dtype, seed):
+    """Textured samples with a black/white step and, with alpha, transparent patches:
+    bicubic overshoots at the step and premultiplication matters at the patches."""
+    img = textured(h, w, channels, dtype, seed)
+    top = np.iinfo(dtype).max
+    img[:, w // 2:w // 2 + 2, :channels - (channels in (2, 4))] = top
+    img[:, w // 2 + 2:w // 2 + 4, :channels - (channels in (2, 4))] = 0
+    if channels in (2, 4):
+        img[: h // 3, : w // 3, -1] = 0
+        img[h // 3: h // 2, :, -1] = top // 3
+    return img[..., 0] if channels == 1 else img
+
+
+@pytest.mark.parametrize("channels,dtype", [(1, np.uint8), (2, np.uint8), (3, np.uint8), (4, np.uint8),
+                                            (2, np.uint16), (3, np.uint16), (4, np.uint16)])
+def test_decode_at_another_size_resamples_the_exact_picture(channels, dtype):
+    """Lossless files at another size are libinrdec's resampling of the exact picture,
+    which equals inr.resize of the picture in its own dtype: 8-bit overshoot clipped at
+    255, alpha premultiplied; up, down, mixed and one axis unchanged."""
+    img = _hard_edged(15, 22, channels, dtype, seed=channels)
     data = inr.encode(img, lossless=True, iterations=STEPS)
-    np.testing.assert_array_equal(inr.decode(data, scale=2), inr.resize(img, size=(32, 40)))
-    assert inr.decode(data, size=(5, 7)).shape == (5, 7, 3)
+    for size in [(30, 44), (7, 9), (40, 11), (15, 31), (4, 22), (1, 1)]:
+        np.testing.assert_array_equal(inr.decode(data, size=size), inr.resize(img, size=size), err_msg=str(size))
+    np.testing.assert_array_equal(inr.decode(data, scale=2), inr.resize(img, size=(30, 44)))
+
+
+@pytest.mark.parametrize("in_size,out_size", [(15, 30), (15, 7), (22, 9), (22, 31), (5, 1), (1, 6), (64, 48),
+                                              (100, 301), (301, 100), (7, 7), (1000, 17), (17, 1000)])
+def test_native_bicubic_weights_equal_inr_resize_tables(in_size, out_size):
+    """The library's float64 weight tables equal inr.resize's numpy ones bit for bit."""
+    from inr._resample_tables import axis_table
+    scale = out_size / in_size
+    index, weight = _inr_cpu.inrdec_bicubic_table(in_size, out_size, scale)
+    table = axis_table(in_size, out_size, scale, "bicubic", True)
+    if table is None:
+        assert index.shape == (out_size, 0)
+        return
+    np.testing.assert_array_equal(index, table.index)
+    assert np.array_equal(weight.view(np.uint64), table.weight.view(np.uint64))
 
 
 def test_large_pictures_train_on_row_bands_with_the_same_features():

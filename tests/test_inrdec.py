@@ -18,7 +18,7 @@ from PIL import Image
 import inr
 from inr import codec
 
-from hostile_files import hostile_variants
+from hostile_files import hostile_variants, with_crc
 from test_codec_lossless import textured
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,8 +138,14 @@ def test_c_interface_statuses_and_messages(built, files, tmp_path):
     needed = info["width"] * info["height"] * 3 * 2
     status, message, _ = _run_program(built, files["rgb8"], max_memory=needed - 1)
     assert status == 4 and "more memory than allowed" in message
-    status, message, _ = _run_program(built, files["rgb8"], size=(40, 30))
-    assert status == 3 and "another size" in message
+    status, message, _ = _run_program(built, files["rgb8"], size=(40, 0))
+    assert status == 1 and "out_width and out_height" in message
+    newer = bytearray(files["rgb8"].read_bytes()[:-4])
+    newer[8] = 200  # the format version byte: a file from a future writer
+    future = tmp_path / "future.inr"
+    future.write_bytes(with_crc(bytes(newer)))
+    status, message, _ = _run_program(built, future)
+    assert status == 3 and "unsupported .inr version 200" in message
     corrupt = bytearray(files["rgb8"].read_bytes())
     corrupt[30] ^= 0x40
     bad = tmp_path / "bad.inr"
@@ -298,5 +304,16 @@ def test_c_interface_decodes_lossy_files_at_any_size(built, files, size):
     data = files["lossy"].read_bytes()
     expected = inr.decode(data) if size == (0, 0) else inr.decode(data, size=(size[1], size[0]))
     status, message, pixels = _run_program(built, files["lossy"], size=size)
+    assert status == 0, message
+    assert pixels == np.ascontiguousarray(expected).tobytes()
+
+
+@needs_toolchain
+@pytest.mark.parametrize("name", ["gray8", "rgba8", "la16", "rgb16", "rgba8_opaque"])
+@pytest.mark.parametrize("size", [(40, 30), (7, 11), (29, 5)])
+def test_c_interface_decodes_lossless_files_at_any_size(built, files, name, size):
+    data = files[name].read_bytes()
+    expected = inr.decode(data, size=(size[1], size[0]))
+    status, message, pixels = _run_program(built, files[name], size=size)
     assert status == 0, message
     assert pixels == np.ascontiguousarray(expected).tobytes()

@@ -14,6 +14,7 @@
 #include "entropy.h"
 #include "lossless_file.h"
 #include "lossy_file.h"
+#include "resize.h"
 #include "taps.h"
 
 namespace nb = nanobind;
@@ -23,6 +24,7 @@ namespace {
 
 using bytes_in = nb::ndarray<const uint8_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using samples_out = nb::ndarray<uint16_t, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
+using samples_in = nb::ndarray<const uint16_t, nb::ndim<3>, nb::c_contig, nb::device::cpu>;
 using fixed_in = nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 using values_out = nb::ndarray<int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu>;
 
@@ -212,4 +214,39 @@ void bind_inrdec(nb::module_& m) {
         },
         "config"_a, "payload"_a, "bit_depth"_a, "out"_a.noconvert(),
         "Decodes a lossless payload (libinrdec) into out [H, W, C] (uint16, the file's channel order).");
+    m.def(
+        "inrdec_resize",
+        [](samples_in samples, int bit_depth, samples_out out, int threads) {
+            as_value_error([&] {
+                const int channels = static_cast<int>(samples.shape(2));
+                if (channels < 1 || channels > 4 || out.shape(2) != samples.shape(2) ||
+                    (bit_depth != 8 && bit_depth != 16) || samples.shape(0) < 1 || samples.shape(1) < 1 ||
+                    out.shape(0) < 1 || out.shape(1) < 1 || samples.shape(0) > 65535 || samples.shape(1) > 65535 ||
+                    out.shape(0) > (1u << 30) || out.shape(1) > (1u << 30))
+                    throw inr::dec::DecodeError(INR_ERR_ARGUMENT, "inrdec_resize: bad shapes or bit depth");
+                inr::dec::MemoryBudget unlimited(std::numeric_limits<size_t>::max());
+                nb::gil_scoped_release release;
+                inr::dec::resize_samples(samples.data(), static_cast<uint32_t>(samples.shape(0)),
+                                         static_cast<uint32_t>(samples.shape(1)), channels, bit_depth,
+                                         static_cast<uint32_t>(out.shape(0)), static_cast<uint32_t>(out.shape(1)),
+                                         std::max(1, threads), out.data(), unlimited);
+                return 0;
+            });
+        },
+        "samples"_a, "bit_depth"_a, "out"_a.noconvert(), "threads"_a = 1,
+        "libinrdec's resampling of decoded lossless samples [H, W, C] (uint16) to out's size, as "
+        "inr.resize(bicubic, antialiased; alpha premultiplied for 2 or 4 channels).");
+    m.def(
+        "inrdec_bicubic_table",
+        [](int64_t in_size, int64_t out_size, double scale) {
+            if (in_size < 1 || out_size < 1 || in_size > (1 << 24) || out_size > (1 << 24) || !(scale > 0))
+                throw nb::value_error("inrdec_bicubic_table: sizes must lie in 1..2^24 and scale be positive");
+            inr::dec::MemoryBudget unlimited(std::numeric_limits<size_t>::max());
+            inr::dec::ResizeTable t = inr::dec::bicubic_table(in_size, out_size, scale, unlimited);
+            const size_t n = size_t(out_size), taps = size_t(t.taps);
+            return nb::make_tuple(owned_array(std::move(t.index), {n, taps}), owned_array(std::move(t.weight), {n, taps}));
+        },
+        "in_size"_a, "out_size"_a, "scale"_a,
+        "libinrdec's bicubic resampling weights of one axis: (index [out, taps] int32, weight [out, taps] float64); "
+        "taps 0 when the axis is unchanged.");
 }

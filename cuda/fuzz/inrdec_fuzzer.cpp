@@ -2,7 +2,7 @@
 //
 // Each input is decoded twice: as given (the container's checks, the CRC first) and with
 // its CRC recomputed, so that mutations also reach the header fields and the payload
-// decoders behind the checksum; lossy files are decoded once more at another size.
+// decoders behind the checksum; every file is decoded once more at another size.
 // Outputs are capped at 2^22 bytes and the decoder's own memory at 2^26 bytes; anything
 // past the caps must come back as an error, not a crash.
 #include <cstdint>
@@ -28,14 +28,13 @@ void decode(const uint8_t* data, size_t size) {
     inr_decode(data, size, &options, pixels.data(), stride, &error);
     error.message[sizeof(error.message) - 1] = 0;
     (void)std::strlen(error.message);
-    if (!info.lossless) {  // another size: a third of the width (at least 1), one more row
-        const uint32_t width = info.width / 3 + 1, height = info.height + 1;
-        const size_t other_stride = size_t{width} * info.channels * (info.bit_depth / 8);
-        if (other_stride * height > kMaxOutput) return;
-        std::vector<uint8_t> other(other_stride * height);
-        const inr_decode_options_t resized{width, height, kMaxMemory, 2};
-        inr_decode(data, size, &resized, other.data(), other_stride, &error);
-    }
+    // Another size: a third of the width (at least 1), one more row.
+    const uint32_t width = info.width / 3 + 1, height = info.height + 1;
+    const size_t other_stride = size_t{width} * info.channels * (info.bit_depth / 8);
+    if (other_stride * height > kMaxOutput) return;
+    std::vector<uint8_t> other(other_stride * height);
+    const inr_decode_options_t resized{width, height, kMaxMemory, 2};
+    inr_decode(data, size, &resized, other.data(), other_stride, &error);
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ cp -n "$root"/cuda/fuzz/corpus/* "$work/corpus/"
   "$root/cuda/fuzz/inrdec_fuzzer.cpp" "$root/cuda/inrdec/container.cpp" "$root/cuda/inrdec/entropy.cpp" \
   "$root/cuda/inrdec/lossless_file.cpp" "$root/cuda/inrdec/taps.cpp" "$root/cuda/inrdec/inrdec.cpp" \
   "$root/cuda/inrdec/lossy_file.cpp" "$root/cuda/cpu/lossless.cpp" "$root/cuda/cpu/fixed_mlp.cpp" \
-  "$root/cuda/cpu/fixed_interp.cpp" \
+  "$root/cuda/cpu/fixed_interp.cpp" "$root/cuda/inrdec/resize.cpp" "$root/cuda/cpu/resample.cpp" \
   -o "$work/inrdec_fuzzer"
 cd "$work"
 exec ./inrdec_fuzzer -artifact_prefix="$work/" -rss_limit_mb=2048 -timeout=10 "$@" corpus

@@ -11,6 +11,7 @@
 #include "decode_error.h"
 #include "lossless_file.h"
 #include "lossy_file.h"
+#include "resize.h"
 
 namespace {
 
@@ -99,14 +100,20 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         const bool lossless = h.mode == inr::dec::kModeLossless;
         require_argument(o.threads >= 0 && o.threads <= 1024, "inr_decode: threads must lie in 0..1024");
         const int threads = o.threads > 0 ? o.threads : 1;
-        if (lossless && (out_w != h.width || out_h != h.height))
-            throw DecodeError(INR_ERR_UNSUPPORTED, "decoding a lossless file at another size is not in this "
-                                                   "libinrdec yet");
         inr::dec::MemoryBudget budget(o.max_memory ? o.max_memory : INRDEC_DEFAULT_MAX_MEMORY);
         const size_t samples = size_t{out_w} * out_h * h.stored_channels();
         budget.reserve(samples, sizeof(uint16_t), "decoded samples");
         std::vector<uint16_t> decoded(samples);
-        if (lossless) {
+        const bool resized = out_w != h.width || out_h != h.height;
+        if (lossless && resized) {
+            const size_t coded = size_t{h.width} * h.height * h.stored_channels();
+            budget.reserve(coded, sizeof(uint16_t), "decoded samples before resampling");
+            std::vector<uint16_t> exact(coded);
+            inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
+                                      h.stored_channels(), h.bit_depth, exact.data(), budget);
+            inr::dec::resize_samples(exact.data(), h.height, h.width, h.stored_channels(), h.bit_depth, out_h, out_w,
+                                     threads, decoded.data(), budget);
+        } else if (lossless) {
             inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
                                       h.stored_channels(), h.bit_depth, decoded.data(), budget);
         } else {

@@ -15,9 +15,8 @@ import numpy as np
 import torch
 
 from inr._image import to_tensor
-from inr.resample import resize
 from inr.codec.container import FormatError, Header, pack, unpack
-from inr.codec.lossless import LOSSLESS_PRESETS, LosslessPreset, decode_lossless, encode_lossless
+from inr.codec.lossless import LOSSLESS_PRESETS, LosslessPreset, decode_lossless, encode_lossless, resize_lossless
 from inr.codec.lossy import PRESETS, LossyConfig, Preset, decode_lossy, encode_lossy
 
 __all__ = ["encode", "decode", "info", "quality_to_lambda", "MAX_DECODE_PIXELS"]
@@ -212,7 +211,7 @@ def _decode_array(data: bytes, scale, size) -> np.ndarray:
         pixels = decode_lossless(config, payload, header.height, header.width, header.stored_channels,
                                  header.bit_depth)
         if (out_h, out_w) != pixels.shape[:2]:
-            pixels = resize(pixels, size=(out_h, out_w))
+            pixels = resize_lossless(pixels, header.bit_depth, (out_h, out_w))
     else:
         pixels = decode_lossy(config, payload, header.height, header.width, header.stored_channels, max_value,
                               (out_h, out_w), header.version)
@@ -227,7 +226,8 @@ def decode(data: bytes, *, scale: Union[None, float, Tuple[float, float]] = None
 
     `scale` (one factor or (sy, sx)) or `size=(h, w)` render the picture at another
     resolution: lossy files directly from their continuous representation, lossless files
-    by resampling the exact picture with `inr.resize` (bicubic, antialiased). Raises `FormatError` for
+    by resampling the exact picture as `inr.resize` does (bicubic, antialiased, in the
+    file's own dtype). Raises `FormatError` for
     anything that is not a valid file.
     """
     pixels = _decode_array(data, scale, size)

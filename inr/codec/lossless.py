@@ -222,3 +222,12 @@ def decode_lossless(config: bytes, payload: bytes, height: int, width: int, chan
     except ValueError as exc:
         raise FormatError(str(exc)) from None
     return pixels
+
+
+def resize_lossless(pixels: np.ndarray, bit_depth: int, size: Tuple[int, int]) -> np.ndarray:
+    """Decoded samples [H, W, C] (uint16) at `size` (h, w), resampled by libinrdec's core
+    (cuda/inrdec/resize.cpp) exactly as `inr.resize` resamples the picture in its own
+    dtype (uint8 for 8-bit files): bicubic, antialiased, alpha premultiplied."""
+    out = np.empty((size[0], size[1], pixels.shape[2]), np.uint16)
+    native_codec().inrdec_resize(np.ascontiguousarray(pixels), bit_depth, out, torch.get_num_threads())
+    return out
