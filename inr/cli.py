@@ -2,8 +2,9 @@
 `inr resize IN... -o OUT --scale S | --size WxH`,
 `inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D] [--ensemble]`,
 `inr rescale down|up IN... -o OUT --scale S | --size WxH [--model PATH]` (S may be a fraction: 1/3.7),
-`inr encode IN -o OUT.inr [--quality Q | --bpp B | --psnr P | --lossless]`, `inr decode IN.inr -o OUT.png
-[--scale S | --size WxH]`, `inr convert IN OUT` (either side .inr), `inr info FILE.inr`.
+`inr encode IN... -o OUT [--quality Q | --bpp B | --psnr P | --lossless] [--jobs N]`, `inr decode IN.inr
+-o OUT.png [--scale S | --size WxH]`, `inr convert IN... OUT` (either side .inr; files, folders or
+globs into a folder, one worker process per core), `inr info FILE.inr`.
 
 Each subcommand is one entry of COMMANDS: a function adding its arguments and a function
 running it. Writes are atomic and never overwrite without --force; bad input ends with
@@ -12,9 +13,12 @@ one line `inr: error: ...` on stderr and a non-zero exit status (2 for usage, 1 
 from __future__ import annotations
 
 import argparse
+import glob
+import io
 import os
 import re
 import sys
+import time
 from typing import Callable, Dict, List, Optional, Tuple
 
 from PIL import Image
@@ -22,7 +26,7 @@ from PIL import Image
 __all__ = ["main", "COMMANDS"]
 
 
-class CLIError(Exception):
+class CLIError(ValueError):
     """A user error: printed as one line, exit status `code`."""
 
     def __init__(self, message: str, code: int = 1) -> None:
@@ -359,10 +363,17 @@ def _add_decode_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--size", type=_size, help="decode at WxH")
 
 
+def _add_jobs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", type=_positive(int),
+                        help="files coded at once in a batch, one process each (default: one per CPU core)")
+
+
 def _add_encode(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="image file (PNG, JPEG, TIFF, ...)")
-    parser.add_argument("-o", "--output", required=True, help=".inr file to write")
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image files, folders or quoted globs")
+    parser.add_argument("-o", "--output", required=True,
+                        help=".inr file to write (one input) or folder (several inputs; created if missing)")
     _add_encode_options(parser)
+    _add_jobs(parser)
 
 
 def _add_decode(parser: argparse.ArgumentParser) -> None:
@@ -372,56 +383,201 @@ def _add_decode(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_convert(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", help="image file or .inr file")
-    parser.add_argument("output", help="image file or .inr file (one of the two must be .inr)")
+    parser.add_argument("inputs", nargs="+", metavar="IN", help="image or .inr files, folders or quoted globs")
+    parser.add_argument("output", help="image or .inr file (one input file; one of the two must be .inr), "
+                                       "or a folder (several inputs; created if missing)")
     _add_encode_options(parser)
     _add_decode_options(parser)
+    parser.add_argument("--format", default="png", help="image format of decoded files in a folder (default png)")
+    _add_jobs(parser)
 
 
 def _is_inr(path: str) -> bool:
     return os.path.splitext(path)[1].lower() == ".inr"
 
 
-def _encode_file(args: argparse.Namespace) -> None:
+def _encode_options(args: argparse.Namespace) -> Dict:
+    return dict(quality=args.quality, lossless=args.lossless, bpp=args.bpp, psnr=args.psnr, preset=args.preset,
+                iterations=args.iterations, seed=args.seed)
+
+
+def _encode_file(source: str, target: str, args: argparse.Namespace) -> None:
     from inr.codec import encode
     from inr.fit import atomic_write
 
-    _check_input(args.input)
-    _check_output(args.output, args.force)
-    if not _is_inr(args.output):
-        raise CLIError(f"{args.output}: the output of encode must end in .inr")
-    image = _read_image(args.input)
-    data = encode(image, quality=args.quality, lossless=args.lossless, bpp=args.bpp, psnr=args.psnr,
-                  preset=args.preset, iterations=args.iterations, seed=args.seed, progress=not args.quiet)
-    atomic_write(args.output, lambda f: f.write(data))
+    _check_input(source)
+    _check_output(target, args.force)
+    if not _is_inr(target):
+        raise CLIError(f"{target}: the output of encode must end in .inr")
+    image = _read_image(source)
+    data = encode(image, progress=not args.quiet, **_encode_options(args))
+    atomic_write(target, lambda f: f.write(data))
     if not args.quiet:
-        print(f"{args.output}: {len(data)} bytes, {len(data) * 8 / (image.width * image.height):.4f} bpp")
+        print(f"{target}: {len(data)} bytes, {len(data) * 8 / (image.width * image.height):.4f} bpp")
 
 
-def _decode_file(args: argparse.Namespace) -> None:
+def _decoded_image(data: bytes, scale, size) -> Tuple[Image.Image, str]:
+    """A .inr file's picture as a PIL image, and a note when it was narrowed to 8 bits."""
     import numpy as np
 
     from inr.codec import decode
 
+    pixels = decode(data, scale=scale, size=size)
+    note = ""
+    if pixels.dtype == np.uint16 and pixels.ndim == 3:  # Pillow cannot write 16-bit colour
+        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        note = "16-bit colour written as 8-bit (inr.decode returns all 16 bits)"
+    return _to_pil(pixels), note
+
+
+def _decode_file(args: argparse.Namespace) -> None:
     _check_input(args.input)
     _check_output(args.output, args.force)
     if os.path.splitext(args.output)[1].lower() not in Image.registered_extensions() or _is_inr(args.output):
         raise CLIError(f"{args.output}: unknown image format; use an extension like .png")
     with open(args.input, "rb") as f:
-        pixels = decode(f.read(), scale=args.scale, size=args.size)
-    if pixels.dtype == np.uint16 and pixels.ndim == 3:  # Pillow cannot write 16-bit colour
-        pixels = ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
-        if not args.quiet:
-            print(f"{args.output}: 16-bit colour written as 8-bit (inr.decode returns all 16 bits)")
-    _write_image(args.output, _to_pil(pixels))
+        image, note = _decoded_image(f.read(), args.scale, args.size)
+    _write_image(args.output, image)
     if not args.quiet:
-        print(f"{args.output}: {pixels.shape[1]}x{pixels.shape[0]}")
+        if note:
+            print(f"{args.output}: {note}")
+        print(f"{args.output}: {image.width}x{image.height}")
+
+
+# --- codec batches: many files into a folder, one worker process per core ----------------
+
+def _expand_inputs(inputs: List[str]) -> List[str]:
+    """Files from file names, folders (their image and .inr files) and globs."""
+    files: List[str] = []
+    for path in inputs:
+        if os.path.isdir(path):
+            found = _image_files(path)
+        elif not os.path.exists(path) and re.search(r"[*?[]", path):
+            found = sorted(f for f in glob.glob(path) if os.path.isfile(f))
+        else:
+            _check_input(path)
+            found = [path]
+        if not found:
+            raise CLIError(f"{path}: no image files")
+        files += found
+    return files
+
+
+def _is_batch(inputs: List[str], output: str) -> bool:
+    return (len(inputs) > 1 or os.path.isdir(output)
+            or any(os.path.isdir(p) or (not os.path.exists(p) and re.search(r"[*?[]", p)) for p in inputs))
+
+
+def _codec_jobs(files: List[str], output: str, decoded_extension: str, force: bool) -> List[Tuple[str, str]]:
+    """(source, target) pairs into the folder `output`: .inr files decode to images, other
+    files encode to .inr; every target checked before any work."""
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise CLIError(f"{output} is not a folder (several inputs need an output folder)")
+    jobs, seen = [], {}
+    for source in files:
+        stem = os.path.splitext(os.path.basename(source))[0]
+        target = os.path.join(output, stem + (decoded_extension if _is_inr(source) else ".inr"))
+        key = os.path.abspath(target)
+        if key in seen:
+            raise CLIError(f"{seen[key]} and {source} would both be written to {target}")
+        seen[key] = source
+        if os.path.exists(target) and not force:
+            raise CLIError(f"{target} exists; use --force to overwrite")
+        jobs.append((source, target))
+    return jobs
+
+
+def _encode_job(source: str, options: Dict) -> Tuple[bytes, int]:
+    """A worker's job: the .inr bytes of an image file, and its pixel count."""
+    from inr.codec import encode
+
+    image = _read_image(source)
+    try:
+        return encode(image, progress=False, **options), image.width * image.height
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{source}: {error}") from None
+
+
+def _decode_job(source: str, image_format: str, scale, size) -> Tuple[bytes, str]:
+    """A worker's job: a .inr file decoded and written as `image_format` bytes, and a note."""
+    try:
+        with open(source, "rb") as f:
+            image, note = _decoded_image(f.read(), scale, size)
+        buffer = io.BytesIO()
+        image.save(buffer, format=image_format)
+    except (ValueError, OSError, KeyError) as error:
+        raise ValueError(f"{source}: {error}") from None
+    return buffer.getvalue(), note
+
+
+def _run_codec_batch(args: argparse.Namespace, inputs: List[str], output: str, encode_only: bool) -> None:
+    """Encodes and/or decodes many files into the folder `output`, one worker per core;
+    outputs are written whole (atomically) as workers finish, so an interruption leaves
+    finished files and nothing partial."""
+    from tqdm.auto import tqdm
+
+    from inr._file_pool import plan_workers, run_jobs
+    from inr.fit import atomic_write
+
+    extension = "." + getattr(args, "format", "png").lower().lstrip(".")
+    image_format = Image.registered_extensions().get(extension)
+    if image_format is None or extension == ".inr":
+        raise CLIError(f"--format {args.format}: unknown image format; use one like png")
+    files = _expand_inputs(inputs)
+    if encode_only and any(_is_inr(f) for f in files):
+        raise CLIError(f"{next(f for f in files if _is_inr(f))}: already a .inr file (use `inr convert` to decode)")
+    jobs = _codec_jobs(files, output, extension, args.force)
+    os.makedirs(output, exist_ok=True)
+    options = _encode_options(args)
+    scale, size = getattr(args, "scale", None), getattr(args, "size", None)
+    work = [(_decode_job, (source, image_format, scale, size)) if _is_inr(source) else (_encode_job, (source, options))
+            for source, _ in jobs]
+    totals = {"encoded": 0, "bits": 0, "pixels": 0, "decoded": 0}
+
+    def write(index: int, result) -> None:
+        data, extra = result
+        atomic_write(jobs[index][1], lambda f: f.write(data))
+        if _is_inr(jobs[index][1]):
+            totals["encoded"] += 1
+            totals["bits"] += 8 * len(data)
+            totals["pixels"] += extra
+        else:
+            totals["decoded"] += 1
+
+    workers, threads = plan_workers(len(jobs), args.jobs)
+    start = time.perf_counter()
+    with tqdm(total=len(jobs), unit="file", desc=args.command, disable=args.quiet) as progress:
+        failed = run_jobs(work, workers, threads, write, progress)
+    for _, message in sorted(failed):
+        print(f"inr: error: {message}", file=sys.stderr)
+    if not args.quiet:
+        parts = [f"{len(jobs) - len(failed)} of {len(jobs)} files in {time.perf_counter() - start:.1f} s "
+                 f"({workers} worker{'s' if workers > 1 else ''})"]
+        if totals["encoded"]:
+            parts.append(f"{totals['encoded']} encoded, mean {totals['bits'] / totals['pixels']:.4f} bpp")
+        if totals["decoded"]:
+            parts.append(f"{totals['decoded']} decoded")
+        print(f"{output}: " + ", ".join(parts))
+    if failed:
+        raise CLIError(f"{len(failed)} of {len(jobs)} files failed")
+
+
+def _run_encode(args: argparse.Namespace) -> None:
+    if _is_batch(args.inputs, args.output):
+        _run_codec_batch(args, args.inputs, args.output, encode_only=True)
+    else:
+        _encode_file(args.inputs[0], args.output, args)
 
 
 def _run_convert(args: argparse.Namespace) -> None:
+    if _is_batch(args.inputs, args.output):
+        _run_codec_batch(args, args.inputs, args.output, encode_only=False)
+        return
+    source = args.inputs[0]
     if _is_inr(args.output):
-        _encode_file(args)
-    elif _is_inr(args.input):
+        _encode_file(source, args.output, args)
+    elif _is_inr(source):
+        args.input = source
         _decode_file(args)
     else:
         raise CLIError("one of the two files must be .inr (use `inr resize` for other conversions)", code=2)
@@ -450,7 +606,7 @@ COMMANDS: Dict[str, Tuple[str, Callable, Callable]] = {
     "upsample": ("super-resolve images with a learned model at any scale", _add_upsample, _run_upsample),
     "rescale": ("learned downscale to an 8-bit image (down) and its restoration (up), any scale",
                 _add_rescale, _run_rescale),
-    "encode": ("compress an image into a .inr file", _add_encode, _encode_file),
+    "encode": ("compress images into .inr files", _add_encode, _run_encode),
     "decode": ("decode a .inr file to an image, at any size", _add_decode, _decode_file),
     "convert": ("convert between .inr and other image formats", _add_convert, _run_convert),
     "info": ("show what a .inr file holds", _add_info, _run_info),
