@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from inr.codec.latents import LatentModel, interpolate
-from inr.codec.rdo import _adjoint, _bump_energy, optimise_latents
+from inr.codec.rdo import (_add_lattice_bumps_twin, _adjoint, _bump_energy, _lattice_correlations_twin,
+                           add_lattice_bumps, lattice_correlations, optimise_latents)
 
 
 def _model(height=21, width=34, levels=4, seed=0, transform="pyramid") -> LatentModel:
@@ -30,6 +31,38 @@ def test_adjoint_is_the_transpose_of_interpolation(level):
     forward = interpolate(cells[None], rows64, cols64)[0]
     assert torch.allclose((forward * picture).sum(), (cells * _adjoint(picture, rows64, cols64, (h, w))).sum(),
                           rtol=1e-12)
+
+
+@pytest.mark.parametrize("transform,level,stride", [("wavelet", 1, 2), ("wavelet", 2, 2), ("pyramid", 1, 4),
+                                                    ("pyramid", 3, 4), ("wavelet", 3, 1)])
+def test_native_lattice_kernels_equal_their_twins(transform, level, stride):
+    """The C++ correlations of one sub-lattice equal the twin's full adjoint sampled there,
+    and the C++ bump update equals interpolating the moves, on odd-sized grids, for every
+    sub-lattice; both are the same for 1 and 3 threads."""
+    model = _model(23, 37, 4, transform=transform)
+    rows, cols = model._pixel_taps[level]
+    h, w = model.shapes[level]
+    generator = torch.Generator().manual_seed(level)
+    picture = torch.randn(23, 37, generator=generator)
+    colour = torch.randn(3, generator=generator)
+    previous = torch.get_num_threads()
+    for a in range(stride):
+        for b in range(stride):
+            results = []
+            for threads in (1, 3):
+                torch.set_num_threads(threads)
+                corr = lattice_correlations(picture, rows, cols, (h, w), a, b, stride)
+                twin = _lattice_correlations_twin(picture, rows, cols, (h, w), a, b, stride)
+                torch.testing.assert_close(corr, twin, rtol=1e-5, atol=1e-5)
+                moves = torch.randint(-1, 2, corr.shape, generator=torch.Generator().manual_seed(a * 7 + b)).float()
+                error = torch.randn(3, 23, 37, generator=torch.Generator().manual_seed(9))
+                expected = error.clone()
+                add_lattice_bumps(error, colour, moves, rows, cols, (h, w), a, b, stride)
+                _add_lattice_bumps_twin(expected, colour, moves, rows, cols, (h, w), a, b, stride)
+                torch.testing.assert_close(error, expected, rtol=1e-5, atol=1e-5)
+                results.append((corr, error))
+            torch.set_num_threads(previous)
+            assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
 
 
 def test_bump_energy_is_the_squared_norm_of_every_cell_bump_edges_included():

@@ -15,20 +15,22 @@ and channel (changes of a neighbour's context are ignored, as in RDOQ).
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import torch
 
+from inr.codec.container import native_codec
 from inr.codec.latents import LatentModel, _is_identity, interpolate, laplace_bits
 
-__all__ = ["optimise_latents"]
+__all__ = ["optimise_latents", "lattice_correlations", "add_lattice_bumps"]
 
 _STRIDE = 4     # bicubic bumps of cells this far apart along an axis do not overlap
 _WAVELET_STRIDE = 2   # wavelet bumps of one band are nearly orthogonal: update every other cell at once
 
 
 def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
-    """Transpose of `interpolate` for one [H, W] plane: [h, w] correlations with every bump."""
+    """Transpose of `interpolate` for one [H, W] plane: [h, w] correlations with every bump
+    (the twin of `lattice_correlations`, which computes one sub-lattice's natively)."""
     (ri, rw), (ci, cw) = rows, cols
     across = picture.new_zeros(picture.shape[0], shape[1])
     for j in range(ci.shape[1]):
@@ -37,6 +39,41 @@ def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
     for j in range(ri.shape[1]):
         out.index_add_(0, ri[:, j], across * rw[:, j][:, None])
     return out
+
+
+def _native_taps(rows, cols, shape: Tuple[int, int]) -> tuple:
+    (ri, rw), (ci, cw) = rows, cols
+    return ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), shape[0], shape[1]
+
+
+def lattice_correlations(picture: torch.Tensor, rows, cols, shape: Tuple[int, int], a: int, b: int,
+                         stride: int) -> torch.Tensor:
+    """<picture, bump> of the cells (a::stride, b::stride) of a grid of `shape`, in C++
+    (cuda/cpu/lattice_sweep.cpp); `_lattice_correlations_twin` is its twin."""
+    out = torch.empty(len(range(a, shape[0], stride)), len(range(b, shape[1], stride)))
+    native_codec().lattice_adjoint(picture.contiguous().numpy(), *_native_taps(rows, cols, shape), a, b, stride,
+                                   out.numpy(), torch.get_num_threads())
+    return out
+
+
+def _lattice_correlations_twin(picture: torch.Tensor, rows, cols, shape: Tuple[int, int], a: int, b: int,
+                               stride: int) -> torch.Tensor:
+    return _adjoint(picture, rows, cols, shape)[a::stride, b::stride]
+
+
+def add_lattice_bumps(error: torch.Tensor, colour: torch.Tensor, moves: torch.Tensor, rows, cols,
+                      shape: Tuple[int, int], a: int, b: int, stride: int) -> None:
+    """error += colour x (the bumps of the cells (a::stride, b::stride) times `moves`), in
+    place, in C++ (cuda/cpu/lattice_sweep.cpp); `_add_lattice_bumps_twin` is its twin."""
+    native_codec().add_lattice_bumps(error.numpy(), colour.contiguous().numpy(), moves.contiguous().numpy(),
+                                     *_native_taps(rows, cols, shape), a, b, stride, torch.get_num_threads())
+
+
+def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: torch.Tensor, rows, cols,
+                            shape: Tuple[int, int], a: int, b: int, stride: int) -> None:
+    delta = moves.new_zeros(shape)
+    delta[a::stride, b::stride] = moves
+    error += colour[:, None, None] * interpolate(delta[None], rows, cols)
 
 
 def _bump_energy(taps, n_cells: int) -> torch.Tensor:
@@ -57,7 +94,7 @@ def optimise_latents(model: LatentModel, target: torch.Tensor, lam: float, sweep
     channels = target.shape[0]
     with torch.no_grad():
         latents = [y.data for y in model.latents]
-        error = model.render(latents) - target
+        error = (model.render(latents) - target).contiguous()   # updated in place by the native kernel
         colours = model.skip.weight * model.feature_scale[None, :]          # [C, L*K]
         change = 0.0
         for sweep in range(sweeps):
@@ -87,7 +124,8 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
             for b in range(stride):
                 cells = (slice(a, None, stride), slice(b, None, stride))
                 projected = torch.einsum("c,chw->hw", colour, error)
-                corr = projected[cells] if identity else _adjoint(projected, rows, cols, (h, w))[cells]
+                corr = projected[cells] if identity else lattice_correlations(projected, rows, cols, (h, w), a, b,
+                                                                              stride)
                 value = grid[channel][cells]
                 m, s = mean[cells], log2_scale[cells]
                 bits = laplace_bits(value, m, s)
@@ -102,9 +140,9 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
                 if not bool((best != 0).any()):
                     continue
                 total += float(best_gain.sum())
-                delta = torch.zeros_like(grid[channel])
-                delta[cells] = best
-                grid[channel] += delta
-                change = delta if identity else interpolate(delta[None], rows, cols)[0]
-                error += colour[:, None, None] * change[None]
+                grid[channel][cells] += best
+                if identity:
+                    error[(slice(None),) + cells] += colour[:, None, None] * best[None]
+                else:
+                    add_lattice_bumps(error, colour, best, rows, cols, (h, w), a, b, stride)
     return total

@@ -1,0 +1,39 @@
+// The lossy encoder's rate-distortion sweeps (inr/codec/rdo.py) on one sub-lattice of a
+// latent grid: cells (a + i * stride, b + j * stride). A cell's bump on the picture is the
+// product of its row and column weights; the pixel taps (inr/codec/layout.py) give, for
+// each pixel along an axis, the cells that reach it and their weights.
+#pragma once
+
+#include <cstdint>
+
+namespace inr::cpu {
+
+// One axis: pixel p takes cells index[p * taps + t] (each in [0, n_cells)) with weight
+// weight[p * taps + t]; a cell may appear twice for one pixel (edges), its weights add.
+struct PixelTaps {
+    const int64_t* index;
+    const float* weight;
+    int64_t n_pixels;
+    int taps;
+    int64_t n_cells;
+};
+
+// The sub-lattice of cells (a + i * stride, b + j * stride): [n_rows, n_cols] cells.
+struct SubLattice {
+    int64_t a, b, stride;
+};
+
+// corr[i, j] = sum over pixels (y, x) of picture[y, x] * row weight(y -> cell row a + i *
+// stride) * column weight(x -> cell column b + j * stride): the correlation of a
+// [n_pixels(rows), n_pixels(cols)] picture with each cell's bump, for the sub-lattice's
+// cells only. Sums run in double in a fixed order: the result does not depend on threads.
+void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice,
+                     float* corr, int threads);
+
+// error[c, y, x] += colour[c] * sum over the sub-lattice's cells of delta[i, j] * bump(y, x):
+// the picture change of moving those cells by delta ([n_rows, n_cols]; zeros are skipped).
+// Each pixel receives its cells' terms in cell order whatever the thread count.
+void add_lattice_bumps(float* error, int64_t channels, const float* colour, const float* delta,
+                       const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads);
+
+}  // namespace inr::cpu
