@@ -487,17 +487,22 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     scale = model.feature_scale.clone()
 
     def best_bits(name: str, candidates: Sequence[int], features: torch.Tensor) -> int:
+        # The picture is skip(features) + synthesis(features): the net not being chosen
+        # gives the same term for every candidate, computed once.
+        net, other = getattr(model, name), model.synthesis if name == "skip" else model.skip
+        fixed = other(features)
         best, best_cost = candidates[-1], float("inf")
         for bits in candidates:
             layers = _quantize_net(nets[name], bits, column_shift)
-            _set_layers(getattr(model, name), _dequantize_net(layers, bits, column_shift))
-            mse = torch.mean((model.synthesise(features) - target) ** 2).item()
+            _set_layers(net, _dequantize_net(layers, bits, column_shift))
+            picture = (net(features) + fixed).permute(2, 0, 1)
+            mse = torch.mean((picture - target) ** 2).item()
             flat = _flat(layers)
             cost = mse + lam * _weight_bits(flat, _best_scale(flat)) / n_pixels
             if cost < best_cost:
                 best, best_cost = bits, cost
         layers = _quantize_net(nets[name], best, column_shift)
-        _set_layers(getattr(model, name), _dequantize_net(layers, best, column_shift))
+        _set_layers(net, _dequantize_net(layers, best, column_shift))
         return best
 
     with torch.no_grad():
