@@ -140,6 +140,8 @@ def test_c_interface_statuses_and_messages(built, files, tmp_path):
     assert status == 4 and "more memory than allowed" in message
     status, message, _ = _run_program(built, files["rgb8"], size=(40, 0))
     assert status == 1 and "out_width and out_height" in message
+    status, message, _ = _run_program(built, files["rgb8"], size=((1 << 24) + 1, 1))
+    assert status == 1 and "at most 2^24" in message
     newer = bytearray(files["rgb8"].read_bytes()[:-4])
     newer[8] = 200  # the format version byte: a file from a future writer
     future = tmp_path / "future.inr"

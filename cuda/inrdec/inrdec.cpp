@@ -44,6 +44,10 @@ inr_status guarded(inr_error_t* error, Body&& body) {
     }
 }
 
+// Output sides up to 2^24: sizes computed from them never overflow (the memory limit
+// refuses what is too large to allocate).
+constexpr uint32_t kMaxOutputSide = 1u << 24;
+
 void require_argument(bool ok, const char* what) {
     if (!ok) throw DecodeError(INR_ERR_ARGUMENT, what);
 }
@@ -95,6 +99,8 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         const Container c = inr::dec::parse_container(data, size);
         const inr::dec::Header& h = c.header;
         const uint32_t out_w = o.out_width ? o.out_width : h.width, out_h = o.out_height ? o.out_height : h.height;
+        require_argument(out_w <= kMaxOutputSide && out_h <= kMaxOutputSide,
+                         "inr_decode: out_width and out_height must be at most 2^24");
         require_argument(stride / (static_cast<size_t>(h.channels) * (h.bit_depth / 8)) >= out_w,
                          "inr_decode: stride is smaller than a row of the output");
         const bool lossless = h.mode == inr::dec::kModeLossless;

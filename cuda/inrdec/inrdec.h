@@ -52,7 +52,7 @@ typedef struct inr_info_t {
 
 /* Decoding options; NULL in inr_decode means every default. */
 typedef struct inr_decode_options_t {
-    uint32_t out_width, out_height; /* output size; 0 and 0: the coded size */
+    uint32_t out_width, out_height; /* output size, each at most 2^24; 0 and 0: the coded size */
     size_t max_memory;              /* bytes the decoder may allocate; 0: INRDEC_DEFAULT_MAX_MEMORY */
     int threads;                    /* threads the call may start (0: 1); the output never depends on it */
 } inr_decode_options_t;

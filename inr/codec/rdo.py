@@ -11,7 +11,10 @@ pyramid level is swept in 16 interleaved sub-lattices (one at level 0, where a b
 single pixel), every sub-lattice updated at once, exactly for the distortion. The bumps of
 one wavelet band are nearly orthogonal, so a band is swept in 4 sub-lattices (every other
 cell along each axis), nearly exactly. The context parameters are refreshed once per grid
-and channel (changes of a neighbour's context are ignored, as in RDOQ).
+and channel (changes of a neighbour's context are ignored, as in RDOQ). The correlations of
+a sub-lattice's cells with the error and the picture update after its moves run in C++
+(cuda/cpu/lattice_sweep.cpp: only that sub-lattice's cells, only the cells that moved);
+their PyTorch twins stay here for the tests.
 """
 from __future__ import annotations
 
