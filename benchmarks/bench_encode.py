@@ -4,8 +4,9 @@ their PyTorch twins (the code they replaced), per Kodak image, side by side in o
     python benchmarks/bench_encode.py [--images 1-4] [--quality 5]
 
 Each image is encoded twice at `--quality` (fast preset, the encoder's own thread
-choice): as shipped, and with the rate-distortion sweeps' kernels (`inr.codec.rdo`:
-lattice_correlations, add_lattice_bumps) swapped for their twins. Reports seconds, bpp
+choice): as shipped, and with the native kernels swapped for their twins: the
+rate-distortion sweeps' (`inr.codec.rdo`: lattice_correlations, add_lattice_bumps) and
+the context-model fit's (`inr.codec.context_fit`, an autograd step). Reports seconds, bpp
 and PSNR of both; writes benchmarks/results/encode_cpu.json and prints the table.
 """
 from __future__ import annotations
@@ -23,22 +24,25 @@ from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
 from kodak import KODAK, load_rgb, log, parse_images  # noqa: E402
 
 import inr  # noqa: E402
-from inr.codec import rdo  # noqa: E402
+from inr.codec import context_fit, lossy, rdo  # noqa: E402
 
-TWINS = {"lattice_correlations": rdo._lattice_correlations_twin, "add_lattice_bumps": rdo._add_lattice_bumps_twin}
+# (module that calls the kernel, its name there, the twin)
+TWINS = [(rdo, "lattice_correlations", rdo._lattice_correlations_twin),
+         (rdo, "add_lattice_bumps", rdo._add_lattice_bumps_twin),
+         (lossy, "context_fit_step", context_fit.context_fit_step_twin)]
 
 
 @contextmanager
 def twin_kernels():
-    """The sweeps' native kernels replaced by their PyTorch twins."""
-    saved = {name: getattr(rdo, name) for name in TWINS}
-    for name, twin in TWINS.items():
-        setattr(rdo, name, twin)
+    """The encoder's native kernels replaced by their PyTorch twins."""
+    saved = [(module, name, getattr(module, name)) for module, name, _ in TWINS]
+    for module, name, twin in TWINS:
+        setattr(module, name, twin)
     try:
         yield
     finally:
-        for name, fn in saved.items():
-            setattr(rdo, name, fn)
+        for module, name, fn in saved:
+            setattr(module, name, fn)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -16,7 +16,7 @@ void bind_fixed(nb::module_& m);     // cpu_fixed.cpp
 void bind_lossless(nb::module_& m);  // cpu_lossless.cpp
 void bind_cuf(nb::module_& m);       // cpu_cuf.cpp
 void bind_inrdec(nb::module_& m);    // cpu_inrdec.cpp
-void bind_lattice(nb::module_& m);   // cpu_lattice.cpp
+void bind_encoder(nb::module_& m);   // cpu_encoder.cpp
 
 namespace {
 
@@ -87,7 +87,7 @@ NB_MODULE(_inr_cpu, m) {
     bind_lossless(m);
     bind_cuf(m);
     bind_inrdec(m);
-    bind_lattice(m);
+    bind_encoder(m);
 
     m.def(
         "hash_grid_forward",

@@ -25,8 +25,9 @@ from inr._threads import torch_threads
 from inr.codec.container import FORMAT_VERSION, FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
+from inr.codec.context_fit import context_fit_step
 from inr.codec.rdo import optimise_latents
-from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
+from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, phase_of
 from inr.codec.layout import TRANSFORMS, Layout, n_grids
 from inr.codec import wavelet
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -385,13 +386,12 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         lo, hi = bounds[step % n_batches], bounds[step % n_batches + 1]
-        params = model.context(features[lo:hi]) + model.context_bias.view(-1, 2)[slot[lo:hi]]
-        bpp = laplace_bits(values[lo:hi], params[:, 0], params[:, 1]).sum() * (n_batches * represented / n_pixels)
-        optimizer.zero_grad(set_to_none=True)
-        bpp.backward()
+        bpp = context_fit_step(model, features[lo:hi], values[lo:hi], slot[lo:hi], n_batches * represented / n_pixels)
         optimizer.step()
         if progress is not None:
-            progress(1, {"latent bpp": bpp.item()})
+            progress(1, {"latent bpp": bpp})
+    for p in optimizer.param_groups[0]["params"]:
+        p.grad = None
 
 
 def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,

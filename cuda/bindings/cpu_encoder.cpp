@@ -1,11 +1,12 @@
-// nanobind bindings of the rate-distortion sweep kernels: check shapes and indices, release
-// the GIL, call.
+// nanobind bindings of the lossy encoder's kernels (rate-distortion sweeps, context-model
+// fit): check shapes and indices, release the GIL, call.
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
 #include <stdexcept>
 #include <string>
 
+#include "context_fit.h"
 #include "lattice_sweep.h"
 
 namespace nb = nanobind;
@@ -49,7 +50,7 @@ inr::cpu::SubLattice make_lattice(int64_t a, int64_t b, int64_t stride, const in
 
 }  // namespace
 
-void bind_lattice(nb::module_& m) {
+void bind_encoder(nb::module_& m) {
     m.def(
         "lattice_adjoint",
         [](plane_in picture, index_array row_index, weight_array row_weight, index_array col_index,
@@ -86,4 +87,41 @@ void bind_lattice(nb::module_& m) {
         "error"_a.noconvert(), "colour"_a, "delta"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a,
         "n_row_cells"_a, "n_col_cells"_a, "a"_a, "b"_a, "stride"_a, "threads"_a = 1,
         "error[c] += colour[c] * (the bumps of the sub-lattice's cells times delta), in place.");
+    m.def(
+        "context_fit_step",
+        [](nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu> features,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> values,
+           nb::ndarray<const int64_t, nb::ndim<1>, nb::c_contig, nb::device::cpu> slot, weight_array w1,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> b1, weight_array w2,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> b2, weight_array slot_bias,
+           float factor, float log2_scale_min, float log2_scale_max,
+           nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> grad_w1,
+           nb::ndarray<float, nb::ndim<1>, nb::c_contig, nb::device::cpu> grad_b1,
+           nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> grad_w2,
+           nb::ndarray<float, nb::ndim<1>, nb::c_contig, nb::device::cpu> grad_b2,
+           nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> grad_slot_bias, int threads) {
+            const size_t n = features.shape(0), nf = features.shape(1), nh = w1.shape(0), n_slots = slot_bias.shape(0);
+            require(values.shape(0) == n && slot.shape(0) == n, "features, values and slot must have one length");
+            require(w1.shape(1) == nf && b1.shape(0) == nh && w2.shape(0) == 2 && w2.shape(1) == nh &&
+                        b2.shape(0) == 2 && slot_bias.shape(1) == 2 && nh > 0 && nf > 0,
+                    "context weights must be w1 [H, F], b1 [H], w2 [2, H], b2 [2], slot_bias [S, 2]");
+            require(grad_w1.shape(0) == nh && grad_w1.shape(1) == nf && grad_b1.shape(0) == nh &&
+                        grad_w2.shape(0) == 2 && grad_w2.shape(1) == nh && grad_b2.shape(0) == 2 &&
+                        grad_slot_bias.shape(0) == n_slots && grad_slot_bias.shape(1) == 2,
+                    "gradients must have the shapes of their weights");
+            for (size_t i = 0; i < n; ++i)
+                require(slot.data()[i] >= 0 && static_cast<size_t>(slot.data()[i]) < n_slots, "slot out of range");
+            const inr::cpu::ContextFitArgs args{features.data(), values.data(), slot.data(), static_cast<int64_t>(n),
+                                                static_cast<int>(nf), static_cast<int>(nh), w1.data(), b1.data(),
+                                                w2.data(), b2.data(), slot_bias.data(), static_cast<int64_t>(n_slots),
+                                                factor, log2_scale_min, log2_scale_max, threads < 1 ? 1 : threads,
+                                                grad_w1.data(), grad_b1.data(), grad_w2.data(), grad_b2.data(),
+                                                grad_slot_bias.data()};
+            nb::gil_scoped_release release;
+            return inr::cpu::context_fit_step(args);
+        },
+        "features"_a, "values"_a, "slot"_a, "w1"_a, "b1"_a, "w2"_a, "b2"_a, "slot_bias"_a, "factor"_a,
+        "log2_scale_min"_a, "log2_scale_max"_a, "grad_w1"_a.noconvert(), "grad_b1"_a.noconvert(),
+        "grad_w2"_a.noconvert(), "grad_b2"_a.noconvert(), "grad_slot_bias"_a.noconvert(), "threads"_a = 1,
+        "factor * (bits of the cells under the context MLP) and its gradients (written into grad_*).");
 }

@@ -1,0 +1,201 @@
+#include "context_fit.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "parallel.h"
+
+#ifndef INR_CPU_VARIANT
+#error "INR_CPU_VARIANT must name the instruction-set variant"
+#endif
+
+namespace inr::cpu::INR_CPU_VARIANT {
+
+namespace {
+
+constexpr int64_t kBlock = 2048;  // cells per gradient block
+constexpr float kLn2 = 0.6931471805599453f;
+constexpr float kMinProbability = 1.0f / 65536.0f;
+
+// Bits of v under the discretised Laplace(mean, 2^log2_scale) and their derivatives with
+// respect to the mean and log2_scale.
+struct Bits {
+    float bits, d_mean, d_log2_scale;
+};
+
+inline Bits laplace_bits(float v, float mean, float log2_scale, float lo, float hi) {
+    const bool scale_inside = log2_scale >= lo && log2_scale <= hi;
+    const float s = std::exp2(std::min(std::max(log2_scale, lo), hi));
+    const float diff = v - mean;
+    const float d = std::fabs(diff);
+    const float a = std::fabs(d - 0.5f);
+    const float upper = std::exp(-a / s), lower = std::exp(-(d + 0.5f) / s);
+    const bool centre = d < 0.5f;
+    const float inner = centre ? 1.0f - 0.5f * (upper + lower) : 0.5f * (upper - lower);
+    const bool inner_inside = inner >= kMinProbability;
+    const float clamped = inner_inside ? inner : kMinProbability;
+    Bits out{-std::log2(clamped), 0.0f, 0.0f};
+    if (!inner_inside) return out;
+    const float d_bits = -1.0f / (clamped * kLn2);
+    const float sign_a = d > 0.5f ? 1.0f : (d < 0.5f ? -1.0f : 0.0f);
+    const float du_dd = -upper / s * sign_a, dl_dd = -lower / s;
+    const float du_ds = upper * a / (s * s), dl_ds = lower * (d + 0.5f) / (s * s);
+    const float dinner_dd = centre ? -0.5f * (du_dd + dl_dd) : 0.5f * (du_dd - dl_dd);
+    const float dinner_ds = centre ? -0.5f * (du_ds + dl_ds) : 0.5f * (du_ds - dl_ds);
+    const float sign_diff = diff > 0.0f ? 1.0f : (diff < 0.0f ? -1.0f : 0.0f);
+    out.d_mean = d_bits * dinner_dd * -sign_diff;
+    out.d_log2_scale = scale_inside ? d_bits * dinner_ds * s * kLn2 : 0.0f;
+    return out;
+}
+
+// Sums of one block: loss and every gradient, flat in the order w1, b1, w2, b2, slot_bias.
+struct BlockSums {
+    double loss = 0.0;
+    std::vector<float> grad;
+};
+
+// sum_i a[i] * b[i] in 8 lanes (vectorizable without reassociation), lanes added in order.
+inline float dot(const float* a, const float* b, int64_t n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += a[i + l] * b[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < 8; ++l) sum += lane[l];
+    for (; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
+// out[k] = dot(a, b + k * stride, n) for k < count <= 8, the sums interleaved so that
+// they do not wait on each other.
+inline void dots(const float* a, const float* b, int64_t stride, int count, int64_t n, float* out) {
+    float lane[8][8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < count; ++k)
+            for (int l = 0; l < 8; ++l) lane[k][l] += a[i + l] * b[k * stride + i + l];
+    for (int k = 0; k < count; ++k) {
+        float sum = 0.0f;
+        for (int l = 0; l < 8; ++l) sum += lane[k][l];
+        for (int64_t r = i; r < n; ++r) sum += a[r] * b[k * stride + r];
+        out[k] = sum;
+    }
+}
+
+inline float total(const float* a, int64_t n) {
+    float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lane[l] += a[i + l];
+    float sum = 0.0f;
+    for (int l = 0; l < 8; ++l) sum += lane[l];
+    for (; i < n; ++i) sum += a[i];
+    return sum;
+}
+
+// hj[i] = relu(bias + sum_f wj[f] * xt[f * m + i]) for the m cells (row by row of xt, the
+// row of h staying in the L1 cache).
+inline void hidden_row(const float* xt, int64_t m, int nf, const float* wj, float bias, float* hj) {
+    std::fill(hj, hj + m, bias);
+    for (int f = 0; f < nf; ++f) {
+        const float w = wj[f];
+        const float* xf = xt + f * m;
+        for (int64_t i = 0; i < m; ++i) hj[i] += w * xf[i];
+    }
+    for (int64_t i = 0; i < m; ++i) hj[i] = std::max(hj[i], 0.0f);
+}
+
+// A thread's buffers for blocks of up to kBlock cells.
+struct Workspace {
+    std::vector<float> xt, h, mean, scale, g0, g1;
+    Workspace(int nf, int nh)
+        : xt(static_cast<size_t>(nf * kBlock)), h(static_cast<size_t>(nh * kBlock)), mean(kBlock), scale(kBlock),
+          g0(kBlock), g1(kBlock) {}
+};
+
+// One block of m cells, feature-major so that every loop runs along the cells.
+void run_block(const ContextFitArgs& a, int64_t begin, int64_t end, Workspace& ws, BlockSums& sums) {
+    const int nf = a.n_features, nh = a.hidden;
+    const int64_t m = end - begin;
+    float* g_w1 = sums.grad.data();
+    float* g_b1 = g_w1 + nh * nf;
+    float* g_w2 = g_b1 + nh;
+    float* g_b2 = g_w2 + 2 * nh;
+    float* g_slot = g_b2 + 2;
+    std::vector<float>&xt = ws.xt, &h = ws.h, &mean = ws.mean, &scale = ws.scale, &g0 = ws.g0, &g1 = ws.g1;
+    for (int f = 0; f < nf; ++f) {
+        const float* column = a.features + begin * nf + f;
+        float* row = xt.data() + f * m;
+        for (int64_t i = 0; i < m; ++i) row[i] = column[i * nf];
+    }
+    for (int j = 0; j < nh; ++j) hidden_row(xt.data(), m, nf, a.w1 + j * nf, a.b1[j], h.data() + j * m);
+    for (int64_t i = 0; i < m; ++i) {
+        const int64_t s = a.slot[begin + i];
+        mean[i] = a.b2[0] + a.slot_bias[2 * s];
+        scale[i] = a.b2[1] + a.slot_bias[2 * s + 1];
+    }
+    for (int j = 0; j < nh; ++j) {
+        const float w_mean = a.w2[j], w_scale = a.w2[nh + j];
+        const float* hj = h.data() + j * m;
+        for (int64_t i = 0; i < m; ++i) {
+            mean[i] += w_mean * hj[i];
+            scale[i] += w_scale * hj[i];
+        }
+    }
+    double loss = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+        const Bits b = laplace_bits(a.values[begin + i], mean[i], scale[i], a.log2_scale_min, a.log2_scale_max);
+        loss += b.bits;
+        g0[i] = a.factor * b.d_mean;
+        g1[i] = a.factor * b.d_log2_scale;
+        const int64_t s = a.slot[begin + i];
+        g_slot[2 * s] += g0[i];
+        g_slot[2 * s + 1] += g1[i];
+    }
+    sums.loss = loss;
+    g_b2[0] = total(g0.data(), m);
+    g_b2[1] = total(g1.data(), m);
+    for (int j = 0; j < nh; ++j) {
+        float* hj = h.data() + j * m;  // becomes dL/d(pre-activation) of unit j
+        g_w2[j] = dot(g0.data(), hj, m);
+        g_w2[nh + j] = dot(g1.data(), hj, m);
+        const float w_mean = a.w2[j], w_scale = a.w2[nh + j];
+        for (int64_t i = 0; i < m; ++i) {
+            const float active = hj[i] > 0.0f ? 1.0f : 0.0f;  // a product, so that the loop vectorizes
+            hj[i] = active * (w_mean * g0[i] + w_scale * g1[i]);
+        }
+        g_b1[j] = total(hj, m);
+        for (int f = 0; f < nf; f += 8)
+            dots(hj, xt.data() + f * m, m, std::min(8, nf - f), m, g_w1 + j * nf + f);
+    }
+}
+
+}  // namespace
+
+double context_fit_step(const ContextFitArgs& a) {
+    const int64_t n_grad = int64_t{a.hidden} * a.n_features + a.hidden + 2 * a.hidden + 2 + 2 * a.n_slots;
+    const int64_t n_blocks = (a.n + kBlock - 1) / kBlock;
+    std::vector<BlockSums> blocks(static_cast<size_t>(n_blocks));
+    parallel_for(n_blocks, a.threads, [&](int64_t first, int64_t last) {
+        Workspace ws(a.n_features, a.hidden);
+        for (int64_t k = first; k < last; ++k) {
+            blocks[k].grad.assign(static_cast<size_t>(n_grad), 0.0f);
+            run_block(a, k * kBlock, std::min(a.n, (k + 1) * kBlock), ws, blocks[k]);
+        }
+    });
+    std::vector<double> total(static_cast<size_t>(n_grad), 0.0);
+    double loss = 0.0;
+    for (const BlockSums& b : blocks) {
+        loss += b.loss;
+        for (int64_t g = 0; g < n_grad; ++g) total[g] += b.grad[g];
+    }
+    float* outputs[] = {a.grad_w1, a.grad_b1, a.grad_w2, a.grad_b2, a.grad_slot_bias};
+    const int64_t sizes[] = {int64_t{a.hidden} * a.n_features, a.hidden, 2 * int64_t{a.hidden}, 2, 2 * a.n_slots};
+    int64_t at = 0;
+    for (int part = 0; part < 5; ++part)
+        for (int64_t g = 0; g < sizes[part]; ++g) outputs[part][g] = static_cast<float>(total[at++]);
+    return loss * a.factor;
+}
+
+}  // namespace inr::cpu::INR_CPU_VARIANT

@@ -1,0 +1,44 @@
+// One step of the lossy encoder's context-model fit (inr/codec/lossy.py, _warm_up_context):
+// the code length of a batch of latent cells under the context MLP's Laplace parameters,
+// and its gradient with respect to every weight, in one pass (no autograd graph).
+//
+// For cell i with context features x_i, value v_i and slot s_i (grid and channel):
+//   h = relu(W1 x + b1);  (mean, log2_scale) = W2 h + b2 + slot_bias[s_i]
+//   loss = factor * sum_i laplace_bits(v_i, mean, log2_scale)
+// with laplace_bits as inr.codec.latents.laplace_bits writes it (its clamps pass the
+// gradient inside their bounds, bounds included; |.| has gradient 0 at 0; each branch of
+// the |d| < 1/2 choice differentiates only itself).
+#pragma once
+
+#include <cstdint>
+
+namespace inr::cpu {
+
+struct ContextFitArgs {
+    const float* features;   // [n, n_features]
+    const float* values;     // [n]
+    const int64_t* slot;     // [n], each in [0, n_slots)
+    int64_t n;
+    int n_features, hidden;
+    const float* w1;         // [hidden, n_features]
+    const float* b1;         // [hidden]
+    const float* w2;         // [2, hidden]
+    const float* b2;         // [2]
+    const float* slot_bias;  // [n_slots, 2]
+    int64_t n_slots;
+    float factor;
+    float log2_scale_min, log2_scale_max;
+    int threads;
+    // gradients, overwritten: the shapes of the weights above
+    float* grad_w1;
+    float* grad_b1;
+    float* grad_w2;
+    float* grad_b2;
+    float* grad_slot_bias;
+};
+
+// Returns the loss; the gradients are sums over fixed blocks of cells added in block
+// order, so they do not depend on the thread count.
+double context_fit_step(const ContextFitArgs& args);
+
+}  // namespace inr::cpu
