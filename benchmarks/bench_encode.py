@@ -5,8 +5,8 @@ their PyTorch twins (the code they replaced), per Kodak image, side by side in o
 
 Each image is encoded twice at `--quality` (fast preset, the encoder's own thread
 choice): as shipped, and with the native kernels swapped for their twins: the
-rate-distortion sweeps' (`inr.codec.rdo`: lattice_correlations, add_lattice_bumps) and
-the context-model fit's (`inr.codec.context_fit`, an autograd step). Reports seconds, bpp
+rate-distortion sweeps' step of a sub-lattice (`inr.codec.rdo.sweep_sublattice`) and the
+context-model fit's (`inr.codec.context_fit`, an autograd step). Reports seconds, bpp
 and PSNR of both; writes benchmarks/results/encode_cpu.json and prints the table.
 """
 from __future__ import annotations
@@ -27,8 +27,7 @@ import inr  # noqa: E402
 from inr.codec import context_fit, lossy, rdo  # noqa: E402
 
 # (module that calls the kernel, its name there, the twin)
-TWINS = [(rdo, "lattice_correlations", rdo._lattice_correlations_twin),
-         (rdo, "add_lattice_bumps", rdo._add_lattice_bumps_twin),
+TWINS = [(rdo, "sweep_sublattice", rdo._sweep_sublattice_twin),
          (lossy, "context_fit_step", context_fit.context_fit_step_twin)]
 
 

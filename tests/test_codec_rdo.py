@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from inr.codec.latents import LatentModel, interpolate
-from inr.codec.rdo import (_add_lattice_bumps_twin, _adjoint, _bump_energy, _lattice_correlations_twin,
-                           add_lattice_bumps, lattice_correlations, optimise_latents)
+from inr.codec.rdo import _adjoint, _bump_energy, _sweep_sublattice_twin, optimise_latents, sweep_sublattice
 
 
 def _model(height=21, width=34, levels=4, seed=0, transform="pyramid") -> LatentModel:
@@ -34,35 +33,43 @@ def test_adjoint_is_the_transpose_of_interpolation(level):
 
 
 @pytest.mark.parametrize("transform,level,stride", [("wavelet", 1, 2), ("wavelet", 2, 2), ("pyramid", 1, 4),
-                                                    ("pyramid", 3, 4), ("wavelet", 3, 1)])
-def test_native_lattice_kernels_equal_their_twins(transform, level, stride):
-    """The C++ correlations of one sub-lattice equal the twin's full adjoint sampled there,
-    and the C++ bump update equals interpolating the moves, on odd-sized grids, for every
-    sub-lattice; both are the same for 1 and 3 threads."""
+                                                    ("pyramid", 3, 4), ("wavelet", 3, 1), ("pyramid", 0, 1)])
+def test_native_sweep_step_equals_its_twin(transform, level, stride):
+    """The C++ step of every sub-lattice, on odd-sized grids (the identity level 0 too),
+    makes the twin's moves and leaves the same error; 1 and 3 threads give the same bytes."""
     model = _model(23, 37, 4, transform=transform)
     rows, cols = model._pixel_taps[level]
     h, w = model.shapes[level]
     generator = torch.Generator().manual_seed(level)
-    picture = torch.randn(23, 37, generator=generator)
     colour = torch.randn(3, generator=generator)
-    previous = torch.get_num_threads()
-    for a in range(stride):
-        for b in range(stride):
-            results = []
-            for threads in (1, 3):
-                torch.set_num_threads(threads)
-                corr = lattice_correlations(picture, rows, cols, (h, w), a, b, stride)
-                twin = _lattice_correlations_twin(picture, rows, cols, (h, w), a, b, stride)
-                torch.testing.assert_close(corr, twin, rtol=1e-5, atol=1e-5)
-                moves = torch.randint(-1, 2, corr.shape, generator=torch.Generator().manual_seed(a * 7 + b)).float()
-                error = torch.randn(3, 23, 37, generator=torch.Generator().manual_seed(9))
-                expected = error.clone()
-                add_lattice_bumps(error, colour, moves, rows, cols, (h, w), a, b, stride)
-                _add_lattice_bumps_twin(expected, colour, moves, rows, cols, (h, w), a, b, stride)
-                torch.testing.assert_close(error, expected, rtol=1e-5, atol=1e-5)
-                results.append((corr, error))
-            torch.set_num_threads(previous)
-            assert torch.equal(results[0][0], results[1][0]) and torch.equal(results[0][1], results[1][1])
+    mean = torch.randn(h, w, generator=generator)
+    log2_scale = torch.rand(h, w, generator=generator) * 3 - 2
+    weight = torch.rand(h, w, generator=generator) * 0.5
+    start_values = torch.round(torch.randn(h, w, generator=generator) * 2)
+    start_error = torch.randn(3, 23, 37, generator=generator) * 2
+    previous, moved = torch.get_num_threads(), 0
+    try:
+        for a in range(stride):
+            for b in range(stride):
+                expected_values, expected_error = start_values.clone(), start_error.clone()
+                expected = _sweep_sublattice_twin(expected_error, colour, expected_values, mean, log2_scale, weight,
+                                                  0.05, rows, cols, a, b, stride)
+                runs = []
+                for threads in (1, 3):
+                    torch.set_num_threads(threads)
+                    values, error = start_values.clone(), start_error.clone()
+                    total = sweep_sublattice(error, colour, values, mean, log2_scale, weight, 0.05, rows, cols, a, b,
+                                             stride)
+                    runs.append((total, values, error))
+                    torch.testing.assert_close(values, expected_values, rtol=0, atol=0)
+                    torch.testing.assert_close(error, expected_error, rtol=1e-5, atol=1e-5)
+                    assert total == pytest.approx(expected, rel=1e-4, abs=1e-5)
+                assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+                assert torch.equal(runs[0][2], runs[1][2])
+                moved += int((expected_values != start_values).sum())
+    finally:
+        torch.set_num_threads(previous)
+    assert moved > 0
 
 
 def test_bump_energy_is_the_squared_norm_of_every_cell_bump_edges_included():

@@ -17,7 +17,6 @@ namespace {
 using index_array = nb::ndarray<const int64_t, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using weight_array = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 using plane_in = nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
-using plane_out = nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu>;
 
 void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("_inr_cpu lattice kernels: " + what);
@@ -35,58 +34,38 @@ inr::cpu::PixelTaps make_taps(const index_array& index, const weight_array& weig
             n_cells};
 }
 
-int64_t lattice_extent(int64_t n_cells, int64_t first, int64_t stride) {
-    return first >= n_cells ? 0 : (n_cells - first + stride - 1) / stride;
-}
-
-inr::cpu::SubLattice make_lattice(int64_t a, int64_t b, int64_t stride, const inr::cpu::PixelTaps& rows,
-                                  const inr::cpu::PixelTaps& cols, size_t n_rows, size_t n_cols) {
-    require(stride >= 1 && a >= 0 && b >= 0 && a < stride && b < stride, "need 0 <= a, b < stride");
-    require(static_cast<int64_t>(n_rows) == lattice_extent(rows.n_cells, a, stride) &&
-                static_cast<int64_t>(n_cols) == lattice_extent(cols.n_cells, b, stride),
-            "the sub-lattice array must be [ceil((h - a) / stride), ceil((w - b) / stride)]");
-    return {a, b, stride};
-}
-
 }  // namespace
 
 void bind_encoder(nb::module_& m) {
     m.def(
-        "lattice_adjoint",
-        [](plane_in picture, index_array row_index, weight_array row_weight, index_array col_index,
-           weight_array col_weight, int64_t n_row_cells, int64_t n_col_cells, int64_t a, int64_t b, int64_t stride,
-           plane_out corr, int threads) {
-            const auto rows = make_taps(row_index, row_weight, n_row_cells, "row");
-            const auto cols = make_taps(col_index, col_weight, n_col_cells, "column");
-            require(picture.shape(0) == static_cast<size_t>(rows.n_pixels) &&
-                        picture.shape(1) == static_cast<size_t>(cols.n_pixels),
-                    "picture must be [row pixels, column pixels]");
-            const auto lattice = make_lattice(a, b, stride, rows, cols, corr.shape(0), corr.shape(1));
-            nb::gil_scoped_release release;
-            inr::cpu::lattice_adjoint(picture.data(), rows, cols, lattice, corr.data(), threads < 1 ? 1 : threads);
-        },
-        "picture"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "n_row_cells"_a, "n_col_cells"_a,
-        "a"_a, "b"_a, "stride"_a, "corr"_a.noconvert(), "threads"_a = 1,
-        "Correlations of a [H, W] float32 picture with the bumps of the cells (a + i*stride, b + j*stride).");
-    m.def(
-        "add_lattice_bumps",
+        "sweep_sublattice",
         [](nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> error,
-           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> colour, plane_in delta,
-           index_array row_index, weight_array row_weight, index_array col_index, weight_array col_weight,
-           int64_t n_row_cells, int64_t n_col_cells, int64_t a, int64_t b, int64_t stride, int threads) {
-            const auto rows = make_taps(row_index, row_weight, n_row_cells, "row");
-            const auto cols = make_taps(col_index, col_weight, n_col_cells, "column");
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> colour,
+           nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, plane_in mean, plane_in log2_scale,
+           plane_in weight, float lam, float log2_scale_min, float log2_scale_max, index_array row_index,
+           weight_array row_weight, index_array col_index, weight_array col_weight, int64_t a, int64_t b,
+           int64_t stride, int threads) {
+            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(values.shape(0)), "row");
+            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(values.shape(1)), "column");
             require(error.shape(1) == static_cast<size_t>(rows.n_pixels) &&
-                        error.shape(2) == static_cast<size_t>(cols.n_pixels) && colour.shape(0) == error.shape(0),
+                        error.shape(2) == static_cast<size_t>(cols.n_pixels) && colour.shape(0) == error.shape(0) &&
+                        error.shape(0) > 0,
                     "error must be [C, row pixels, column pixels] and colour [C]");
-            const auto lattice = make_lattice(a, b, stride, rows, cols, delta.shape(0), delta.shape(1));
+            for (const plane_in* plane : {&mean, &log2_scale, &weight})
+                require(plane->shape(0) == values.shape(0) && plane->shape(1) == values.shape(1),
+                        "mean, log2_scale and weight must have the grid's shape");
+            require(stride >= 1 && a >= 0 && b >= 0 && a < stride && b < stride, "need 0 <= a, b < stride");
+            const inr::cpu::SweepGrid grid{values.data(), mean.data(), log2_scale.data(), weight.data(), lam,
+                                           log2_scale_min, log2_scale_max};
             nb::gil_scoped_release release;
-            inr::cpu::add_lattice_bumps(error.data(), static_cast<int64_t>(error.shape(0)), colour.data(),
-                                        delta.data(), rows, cols, lattice, threads < 1 ? 1 : threads);
+            return inr::cpu::sweep_sublattice(error.data(), static_cast<int64_t>(error.shape(0)), colour.data(), grid,
+                                              rows, cols, {a, b, stride}, threads < 1 ? 1 : threads);
         },
-        "error"_a.noconvert(), "colour"_a, "delta"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a,
-        "n_row_cells"_a, "n_col_cells"_a, "a"_a, "b"_a, "stride"_a, "threads"_a = 1,
-        "error[c] += colour[c] * (the bumps of the sub-lattice's cells times delta), in place.");
+        "error"_a.noconvert(), "colour"_a, "values"_a.noconvert(), "mean"_a, "log2_scale"_a, "weight"_a, "lam"_a,
+        "log2_scale_min"_a, "log2_scale_max"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "a"_a,
+        "b"_a, "stride"_a, "threads"_a = 1,
+        "One greedy rate-distortion step of the cells (a + i*stride, b + j*stride); updates values and error in "
+        "place and returns the summed change of SSE + lam * bits.");
     m.def(
         "context_fit_step",
         [](nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu> features,

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "laplace_bits.h"
 #include "parallel.h"
 
 #ifndef INR_CPU_VARIANT
@@ -15,39 +16,6 @@ namespace inr::cpu::INR_CPU_VARIANT {
 namespace {
 
 constexpr int64_t kBlock = 2048;  // cells per gradient block
-constexpr float kLn2 = 0.6931471805599453f;
-constexpr float kMinProbability = 1.0f / 65536.0f;
-
-// Bits of v under the discretised Laplace(mean, 2^log2_scale) and their derivatives with
-// respect to the mean and log2_scale.
-struct Bits {
-    float bits, d_mean, d_log2_scale;
-};
-
-inline Bits laplace_bits(float v, float mean, float log2_scale, float lo, float hi) {
-    const bool scale_inside = log2_scale >= lo && log2_scale <= hi;
-    const float s = std::exp2(std::min(std::max(log2_scale, lo), hi));
-    const float diff = v - mean;
-    const float d = std::fabs(diff);
-    const float a = std::fabs(d - 0.5f);
-    const float upper = std::exp(-a / s), lower = std::exp(-(d + 0.5f) / s);
-    const bool centre = d < 0.5f;
-    const float inner = centre ? 1.0f - 0.5f * (upper + lower) : 0.5f * (upper - lower);
-    const bool inner_inside = inner >= kMinProbability;
-    const float clamped = inner_inside ? inner : kMinProbability;
-    Bits out{-std::log2(clamped), 0.0f, 0.0f};
-    if (!inner_inside) return out;
-    const float d_bits = -1.0f / (clamped * kLn2);
-    const float sign_a = d > 0.5f ? 1.0f : (d < 0.5f ? -1.0f : 0.0f);
-    const float du_dd = -upper / s * sign_a, dl_dd = -lower / s;
-    const float du_ds = upper * a / (s * s), dl_ds = lower * (d + 0.5f) / (s * s);
-    const float dinner_dd = centre ? -0.5f * (du_dd + dl_dd) : 0.5f * (du_dd - dl_dd);
-    const float dinner_ds = centre ? -0.5f * (du_ds + dl_ds) : 0.5f * (du_ds - dl_ds);
-    const float sign_diff = diff > 0.0f ? 1.0f : (diff < 0.0f ? -1.0f : 0.0f);
-    out.d_mean = d_bits * dinner_dd * -sign_diff;
-    out.d_log2_scale = scale_inside ? d_bits * dinner_ds * s * kLn2 : 0.0f;
-    return out;
-}
 
 // Sums of one block: loss and every gradient, flat in the order w1, b1, w2, b2, slot_bias.
 struct BlockSums {
@@ -145,7 +113,8 @@ void run_block(const ContextFitArgs& a, int64_t begin, int64_t end, Workspace& w
     }
     double loss = 0.0;
     for (int64_t i = 0; i < m; ++i) {
-        const Bits b = laplace_bits(a.values[begin + i], mean[i], scale[i], a.log2_scale_min, a.log2_scale_max);
+        const LaplaceBits b =
+            laplace_bits_grad(a.values[begin + i], mean[i], scale[i], a.log2_scale_min, a.log2_scale_max);
         loss += b.bits;
         g0[i] = a.factor * b.d_mean;
         g1[i] = a.factor * b.d_log2_scale;

@@ -1,7 +1,9 @@
 #include "lattice_sweep.h"
 
+#include <algorithm>
 #include <vector>
 
+#include "laplace_bits.h"
 #include "parallel.h"
 
 namespace inr::cpu {
@@ -99,6 +101,50 @@ void add_lattice_bumps(float* error, int64_t channels, const float* colour, cons
             }
         }
     });
+}
+
+double sweep_sublattice(float* error, int64_t channels, const float* colour, const SweepGrid& grid,
+                        const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads) {
+    const int64_t height = rows.n_pixels, width = cols.n_pixels, plane = height * width;
+    std::vector<float> projected(static_cast<size_t>(plane));  // <colour, error> at every pixel
+    parallel_for(height, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t p = begin * width; p < end * width; ++p) {
+            float sum = colour[0] * error[p];
+            for (int64_t c = 1; c < channels; ++c) sum += colour[c] * error[c * plane + p];
+            projected[p] = sum;
+        }
+    });
+    const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
+    const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
+    std::vector<float> corr(static_cast<size_t>(n_rows * n_cols)), moves(corr.size());
+    lattice_adjoint(projected.data(), rows, cols, lattice, corr.data(), threads);
+    std::vector<double> row_gain(static_cast<size_t>(n_rows), 0.0);
+    parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+            for (int64_t j = 0; j < n_cols; ++j) {
+                const int64_t cell = (lattice.a + i * lattice.stride) * cols.n_cells + lattice.b + j * lattice.stride;
+                const float v = grid.values[cell], m = grid.mean[cell], s = grid.log2_scale[cell];
+                const float bits = laplace_bits(v, m, s, grid.log2_scale_min, grid.log2_scale_max);
+                float best = 0.0f, best_gain = 0.0f;
+                for (const float d : {-1.0f, 1.0f}) {
+                    const float rate = laplace_bits(v + d, m, s, grid.log2_scale_min, grid.log2_scale_max) - bits;
+                    const float gain = 2.0f * d * corr[i * n_cols + j] + grid.weight[cell] + grid.lam * rate;
+                    if (gain < best_gain) {
+                        best = d;
+                        best_gain = gain;
+                    }
+                }
+                moves[i * n_cols + j] = best;
+                grid.values[cell] = v + best;
+                row_gain[i] += best_gain;
+            }
+        }
+    });
+    double total = 0.0;
+    for (const double g : row_gain) total += g;
+    if (std::any_of(moves.begin(), moves.end(), [](float d) { return d != 0.0f; }))
+        add_lattice_bumps(error, channels, colour, moves.data(), rows, cols, lattice, threads);
+    return total;
 }
 
 }  // namespace inr::cpu

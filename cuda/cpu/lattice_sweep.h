@@ -36,4 +36,22 @@ void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTap
 void add_lattice_bumps(float* error, int64_t channels, const float* colour, const float* delta,
                        const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads);
 
+// One channel's grid and its entropy model for a sweep: every array [n_cells(rows),
+// n_cells(cols)], row-major.
+struct SweepGrid {
+    float* values;            // the integer latents, moved in place
+    const float* mean;        // Laplace mean of each cell
+    const float* log2_scale;  // Laplace log2 scale of each cell
+    const float* weight;      // d^2 coefficient of the squared error of moving each cell by d
+    float lam;                // weight of one bit against the squared error
+    float log2_scale_min, log2_scale_max;
+};
+
+// One greedy step of the sub-lattice's cells: each moves by -1, 0 or +1, whichever lowers
+// 2 d <e, colour bump> + d^2 weight + lam (bits(v + d) - bits(v)) most (-1 tried first, a
+// move only when strictly better), where e is error [channels, H, W]; then the grid and
+// the error take the moves. Returns the sum of the chosen changes.
+double sweep_sublattice(float* error, int64_t channels, const float* colour, const SweepGrid& grid,
+                        const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads);
+
 }  // namespace inr::cpu

@@ -11,10 +11,9 @@ pyramid level is swept in 16 interleaved sub-lattices (one at level 0, where a b
 single pixel), every sub-lattice updated at once, exactly for the distortion. The bumps of
 one wavelet band are nearly orthogonal, so a band is swept in 4 sub-lattices (every other
 cell along each axis), nearly exactly. The context parameters are refreshed once per grid
-and channel (changes of a neighbour's context are ignored, as in RDOQ). The correlations of
-a sub-lattice's cells with the error and the picture update after its moves run in C++
-(cuda/cpu/lattice_sweep.cpp: only that sub-lattice's cells, only the cells that moved);
-their PyTorch twins stay here for the tests.
+and channel (changes of a neighbour's context are ignored, as in RDOQ). Each sub-lattice's step
+runs in C++ (cuda/cpu/lattice_sweep.cpp: the correlations of that sub-lattice's cells
+only, the bumps of the cells that moved only); its PyTorch twin stays here for the tests.
 """
 from __future__ import annotations
 
@@ -23,9 +22,10 @@ from typing import Callable, Optional, Tuple
 import torch
 
 from inr.codec.container import native_codec
-from inr.codec.latents import LatentModel, _is_identity, interpolate, laplace_bits
+from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, _is_identity, interpolate, laplace_bits
+from inr.codec.tables import LOG2_SCALE_MIN
 
-__all__ = ["optimise_latents", "lattice_correlations", "add_lattice_bumps"]
+__all__ = ["optimise_latents", "sweep_sublattice"]
 
 _STRIDE = 4     # bicubic bumps of cells this far apart along an axis do not overlap
 _WAVELET_STRIDE = 2   # wavelet bumps of one band are nearly orthogonal: update every other cell at once
@@ -33,7 +33,7 @@ _WAVELET_STRIDE = 2   # wavelet bumps of one band are nearly orthogonal: update 
 
 def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
     """Transpose of `interpolate` for one [H, W] plane: [h, w] correlations with every bump
-    (the twin of `lattice_correlations`, which computes one sub-lattice's natively)."""
+    (part of the sweep's twin; the native sweep computes one sub-lattice's only)."""
     (ri, rw), (ci, cw) = rows, cols
     across = picture.new_zeros(picture.shape[0], shape[1])
     for j in range(ci.shape[1]):
@@ -44,32 +44,9 @@ def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
     return out
 
 
-def _native_taps(rows, cols, shape: Tuple[int, int]) -> tuple:
-    (ri, rw), (ci, cw) = rows, cols
-    return ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), shape[0], shape[1]
-
-
-def lattice_correlations(picture: torch.Tensor, rows, cols, shape: Tuple[int, int], a: int, b: int,
-                         stride: int) -> torch.Tensor:
-    """<picture, bump> of the cells (a::stride, b::stride) of a grid of `shape`, in C++
-    (cuda/cpu/lattice_sweep.cpp); `_lattice_correlations_twin` is its twin."""
-    out = torch.empty(len(range(a, shape[0], stride)), len(range(b, shape[1], stride)))
-    native_codec().lattice_adjoint(picture.contiguous().numpy(), *_native_taps(rows, cols, shape), a, b, stride,
-                                   out.numpy(), torch.get_num_threads())
-    return out
-
-
 def _lattice_correlations_twin(picture: torch.Tensor, rows, cols, shape: Tuple[int, int], a: int, b: int,
                                stride: int) -> torch.Tensor:
     return _adjoint(picture, rows, cols, shape)[a::stride, b::stride]
-
-
-def add_lattice_bumps(error: torch.Tensor, colour: torch.Tensor, moves: torch.Tensor, rows, cols,
-                      shape: Tuple[int, int], a: int, b: int, stride: int) -> None:
-    """error += colour x (the bumps of the cells (a::stride, b::stride) times `moves`), in
-    place, in C++ (cuda/cpu/lattice_sweep.cpp); `_add_lattice_bumps_twin` is its twin."""
-    native_codec().add_lattice_bumps(error.numpy(), colour.contiguous().numpy(), moves.contiguous().numpy(),
-                                     *_native_taps(rows, cols, shape), a, b, stride, torch.get_num_threads())
 
 
 def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: torch.Tensor, rows, cols,
@@ -77,6 +54,43 @@ def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: to
     delta = moves.new_zeros(shape)
     delta[a::stride, b::stride] = moves
     error += colour[:, None, None] * interpolate(delta[None], rows, cols)
+
+
+def sweep_sublattice(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
+                     log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
+                     stride: int) -> float:
+    """One greedy step of the cells (a::stride, b::stride) of one channel's grid `values`
+    [h, w] (moved in place by -1, 0 or +1, whichever lowers the squared error plus lam
+    bits most; `error` [C, H, W] follows in place), in C++ (cuda/cpu/lattice_sweep.cpp:
+    only that sub-lattice's correlations, only the moved cells' bumps). Returns the summed
+    change of SSE + lam * bits. `_sweep_sublattice_twin` is its twin."""
+    (ri, rw), (ci, cw) = rows, cols
+    return native_codec().sweep_sublattice(
+        error.numpy(), colour.contiguous().numpy(), values.numpy(), mean.contiguous().numpy(),
+        log2_scale.contiguous().numpy(), weight.contiguous().numpy(), float(lam), LOG2_SCALE_MIN, _LOG2_SCALE_MAX,
+        ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), a, b, stride, torch.get_num_threads())
+
+
+def _sweep_sublattice_twin(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
+                           log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
+                           stride: int) -> float:
+    cells = (slice(a, None, stride), slice(b, None, stride))
+    projected = torch.einsum("c,chw->hw", colour, error)
+    corr = _lattice_correlations_twin(projected, rows, cols, values.shape, a, b, stride)
+    value, m, s = values[cells], mean[cells], log2_scale[cells]
+    bits = laplace_bits(value, m, s)
+    best = torch.zeros_like(value)
+    best_gain = torch.zeros_like(value)
+    for d in (-1.0, 1.0):
+        gain = 2 * d * corr + weight[cells] + lam * (laplace_bits(value + d, m, s) - bits)
+        better = gain < best_gain
+        best = torch.where(better, torch.full_like(value, d), best)
+        best_gain = torch.where(better, gain, best_gain)
+    if not bool((best != 0).any()):
+        return 0.0
+    values[cells] += best
+    _add_lattice_bumps_twin(error, colour, best, rows, cols, values.shape, a, b, stride)
+    return float(best_gain.sum())
 
 
 def _bump_energy(taps, n_cells: int) -> torch.Tensor:
@@ -115,7 +129,7 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
     k_channels, h, w = grid.shape
     rows, cols = model._pixel_taps[level]
     identity = _is_identity(grid, (rows, cols))
-    energy = 1.0 if identity else _bump_energy(rows, h)[:, None] * _bump_energy(cols, w)[None, :]
+    energy = torch.ones(h, w) if identity else _bump_energy(rows, h)[:, None] * _bump_energy(cols, w)[None, :]
     stride = 1 if identity else _WAVELET_STRIDE if model.layout.transform == "wavelet" else _STRIDE
     total = 0.0
     for channel in range(k_channels):
@@ -125,27 +139,6 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
         weight = float((colour * colour).sum()) * energy                  # d^2 coefficient of the SSE
         for a in range(stride):
             for b in range(stride):
-                cells = (slice(a, None, stride), slice(b, None, stride))
-                projected = torch.einsum("c,chw->hw", colour, error)
-                corr = projected[cells] if identity else lattice_correlations(projected, rows, cols, (h, w), a, b,
-                                                                              stride)
-                value = grid[channel][cells]
-                m, s = mean[cells], log2_scale[cells]
-                bits = laplace_bits(value, m, s)
-                wt = weight if identity else weight[cells]
-                best = torch.zeros_like(value)
-                best_gain = torch.zeros_like(value)
-                for d in (-1.0, 1.0):
-                    gain = 2 * d * corr + wt + lam * (laplace_bits(value + d, m, s) - bits)
-                    better = gain < best_gain
-                    best = torch.where(better, torch.full_like(value, d), best)
-                    best_gain = torch.where(better, gain, best_gain)
-                if not bool((best != 0).any()):
-                    continue
-                total += float(best_gain.sum())
-                grid[channel][cells] += best
-                if identity:
-                    error[(slice(None),) + cells] += colour[:, None, None] * best[None]
-                else:
-                    add_lattice_bumps(error, colour, best, rows, cols, (h, w), a, b, stride)
+                total += sweep_sublattice(error, colour, grid[channel], mean, log2_scale, weight, lam, rows, cols,
+                                          a, b, stride)
     return total
