@@ -532,7 +532,7 @@ def _run_codec_batch(args: argparse.Namespace, inputs: List[str], output: str, e
     scale, size = getattr(args, "scale", None), getattr(args, "size", None)
     work = [(_decode_job, (source, image_format, scale, size)) if _is_inr(source) else (_encode_job, (source, options))
             for source, _ in jobs]
-    totals = {"encoded": 0, "bits": 0, "pixels": 0, "decoded": 0}
+    totals = {"encoded": 0, "bits": 0, "pixels": 0, "decoded": 0, "narrowed": 0}
 
     def write(index: int, result) -> None:
         data, extra = result
@@ -543,6 +543,7 @@ def _run_codec_batch(args: argparse.Namespace, inputs: List[str], output: str, e
             totals["pixels"] += extra
         else:
             totals["decoded"] += 1
+            totals["narrowed"] += bool(extra)
 
     workers, threads = plan_workers(len(jobs), args.jobs)
     start = time.perf_counter()
@@ -557,6 +558,8 @@ def _run_codec_batch(args: argparse.Namespace, inputs: List[str], output: str, e
             parts.append(f"{totals['encoded']} encoded, mean {totals['bits'] / totals['pixels']:.4f} bpp")
         if totals["decoded"]:
             parts.append(f"{totals['decoded']} decoded")
+        if totals["narrowed"]:
+            parts.append(f"{totals['narrowed']} of them 16-bit colour written as 8-bit")
         print(f"{output}: " + ", ".join(parts))
     if failed:
         raise CLIError(f"{len(failed)} of {len(jobs)} files failed")

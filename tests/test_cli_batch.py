@@ -59,10 +59,13 @@ def test_globs_decode_into_a_folder_and_encode_takes_several_files(tmp_path, cap
     coded = tmp_path / "coded"
     assert main(["encode", str(tmp_path / "in" / "p0.png"), str(tmp_path / "in" / "p1.png"), "-o", str(coded),
                  "--lossless", "--iterations", ITERATIONS, "-q"]) == 0
+    deep = (pictures[0].astype(np.uint16) * 257)
+    (coded / "deep.inr").write_bytes(inr.encode(deep, lossless=True, iterations=int(ITERATIONS)))
     back = tmp_path / "back"
     assert main(["convert", str(coded / "*.inr"), str(back), "--format", "tiff", "--jobs", "1"]) == 0
     summary = capsys.readouterr().out
-    assert "2 of 2 files" in summary and "2 decoded" in summary
+    assert "3 of 3 files" in summary and "3 decoded, 1 of them 16-bit colour written as 8-bit" in summary
+    np.testing.assert_array_equal(np.asarray(Image.open(back / "deep.tiff")), pictures[0])
     for i, pixels in enumerate(pictures):
         np.testing.assert_array_equal(np.asarray(Image.open(back / f"p{i}.tiff")), pixels)
 
