@@ -235,6 +235,19 @@ def test_tool_info_and_errors(built, files, tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+@needs_toolchain
+def test_tool_repeat_times_the_library_call_and_writes_once(built, files, tmp_path):
+    out = tmp_path / "out.ppm"
+    done = subprocess.run([str(built["tool"]), str(files["rgb16"]), "-o", str(out), "--repeat", "3"], check=True,
+                          capture_output=True, text=True)
+    seconds = float(re.search(r"decode seconds: ([0-9.]+) \(fastest of 3\)", done.stderr).group(1))
+    assert 0 < seconds < 10
+    np.testing.assert_array_equal(_read_pnm(out.read_bytes()), inr.decode(files["rgb16"].read_bytes()))
+    bad = subprocess.run([str(built["tool"]), str(files["rgb16"]), "-o", str(out), "--repeat", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "--repeat must lie in 1..1000" in bad.stderr
+
+
 def test_pip_install_puts_inrdec_beside_python():
     """The package build installs the tool into the environment's bin/ (scripts dir)."""
     tool = Path(sys.executable).parent / "inrdec"
