@@ -102,6 +102,21 @@ def test_encode_is_deterministic_for_a_seed(rgb_file):
     assert inr.encode(smooth(21, 34), quality=8, iterations=STEPS) == rgb_file
 
 
+def test_encode_is_the_same_for_every_thread_count():
+    """Pictures below 1 MP run torch on one thread and the native kernels (context fit,
+    sweeps) on the caller's thread count, whose results do not depend on it."""
+    img = smooth(64, 80)
+    previous = torch.get_num_threads()
+    files = []
+    try:
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            files.append(inr.encode(img, quality=5))
+    finally:
+        torch.set_num_threads(previous)
+    assert files[0] == files[1]
+
+
 def test_decode_at_any_resolution(rgb_file):
     native = inr.decode(rgb_file)
     np.testing.assert_array_equal(inr.decode(rgb_file, scale=1.0), native)

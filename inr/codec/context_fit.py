@@ -4,7 +4,7 @@ cells under the context MLP and its gradient for every context weight, in C++
 step through autograd, for the tests."""
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import torch
 
@@ -22,10 +22,11 @@ def _parameters(model: LatentModel) -> List[torch.Tensor]:
 
 
 def context_fit_step(model: LatentModel, features: torch.Tensor, values: torch.Tensor, slot: torch.Tensor,
-                     factor: float) -> float:
+                     factor: float, threads: Optional[int] = None) -> float:
     """factor * (bits of `values` [N] under the context MLP on `features` [N, F] plus the
     per-slot offsets `model.context_bias` (slot [N] indexes its [grids * channels] rows));
-    writes the gradient of that into every context parameter's `.grad` and returns it."""
+    writes the gradient of that into every context parameter's `.grad` and returns it. The
+    same for every thread count (`threads`, None: torch's)."""
     params = _parameters(model)
     for p in params:
         if p.grad is None:
@@ -35,11 +36,12 @@ def context_fit_step(model: LatentModel, features: torch.Tensor, values: torch.T
     return native_codec().context_fit_step(
         features.contiguous().numpy(), values.contiguous().numpy(), slot.contiguous().numpy(), w1, b1, w2, b2,
         bias.reshape(-1, 2), float(factor), LOG2_SCALE_MIN, _LOG2_SCALE_MAX, g_w1, g_b1, g_w2, g_b2,
-        g_bias.reshape(-1, 2), torch.get_num_threads())
+        g_bias.reshape(-1, 2), threads or torch.get_num_threads())
 
 
 def context_fit_step_twin(model: LatentModel, features: torch.Tensor, values: torch.Tensor, slot: torch.Tensor,
-                          factor: float) -> float:
+                          factor: float, threads: Optional[int] = None) -> float:
+    # `threads` is taken for the native signature; the twin runs on torch's threads.
     for p in _parameters(model):
         p.grad = None
     params = model.context(features) + model.context_bias.view(-1, 2)[slot]

@@ -354,7 +354,7 @@ def _initialise_wavelet(model: LatentModel, residual: torch.Tensor, step: float,
 
 
 def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rate: float,
-                     progress: Optional[Callable[[int, dict], None]]) -> None:
+                     progress: Optional[Callable[[int, dict], None]], native_threads: Optional[int] = None) -> None:
     """Fit the context model alone to the rounded latents (cheap: no rendering, and the
     context features of the frozen latents are computed once), so the joint training
     starts from a working entropy model."""
@@ -386,7 +386,8 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
         for group in optimizer.param_groups:
             group["lr"] = learning_rate * (0.3 + 0.7 * 0.5 * (1 + math.cos(math.pi * step / steps)))
         lo, hi = bounds[step % n_batches], bounds[step % n_batches + 1]
-        bpp = context_fit_step(model, features[lo:hi], values[lo:hi], slot[lo:hi], n_batches * represented / n_pixels)
+        bpp = context_fit_step(model, features[lo:hi], values[lo:hi], slot[lo:hi], n_batches * represented / n_pixels,
+                               native_threads)
         optimizer.step()
         if progress is not None:
             progress(1, {"latent bpp": bpp})
@@ -395,7 +396,7 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
 
 
 def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
-           progress: Optional[Callable[[int, int, dict], None]]) -> None:
+           progress: Optional[Callable[[int, int, dict], None]], native_threads: Optional[int] = None) -> None:
     n_pixels = target.shape[1] * target.shape[2]
     done = 0
 
@@ -405,10 +406,10 @@ def _train(model: LatentModel, target: torch.Tensor, lam: float, preset: Preset,
         if progress is not None:
             progress(done, preset.total_steps, metrics)
 
-    _warm_up_context(model, n_pixels, preset.context_warmup, preset.context_lr, advance)
+    _warm_up_context(model, n_pixels, preset.context_warmup, preset.context_lr, advance, native_threads)
     for _ in range(preset.rdo_rounds if preset.rdo_sweeps > 0 else 0):
-        optimise_latents(model, target, lam, preset.rdo_sweeps, lambda sweep: advance(1, {}))
-        _warm_up_context(model, n_pixels, preset.context_refit, preset.context_lr, advance)
+        optimise_latents(model, target, lam, preset.rdo_sweeps, lambda sweep: advance(1, {}), native_threads)
+        _warm_up_context(model, n_pixels, preset.context_refit, preset.context_lr, advance, native_threads)
     latents = list(model.latents.parameters())
     weights = [p for n, p in model.named_parameters() if not n.startswith("latents")]
     optimizer = torch.optim.Adam([{"params": latents, "scale": preset.latent_lr_scale}, {"params": weights, "scale": 1.0}],
@@ -597,12 +598,14 @@ def encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: in
     n_pixels = target.shape[1] * target.shape[2]
     if n_pixels > _JOINT_MAX_PIXELS:
         preset = replace(preset, iterations=0)
+    native_threads = torch.get_num_threads()   # the native kernels' results do not depend on it
     with torch_threads(1 if n_pixels <= _SINGLE_THREAD_PIXELS else None):
-        return _encode_lossy(target, lam, preset, max_value, progress, seed)
+        return _encode_lossy(target, lam, preset, max_value, progress, seed, native_threads)
 
 
 def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: int,
-                  progress: Optional[Callable[[int, int, dict], None]], seed: int) -> Tuple[bytes, bytes]:
+                  progress: Optional[Callable[[int, int, dict], None]], seed: int,
+                  native_threads: int) -> Tuple[bytes, bytes]:
     torch.manual_seed(seed)
     channels, height, width = target.shape
     n_levels = max(1, min(preset.n_levels, int(math.log2(max(height, width))) + 1))
@@ -611,7 +614,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     shifts = _level_shifts(model)
     model.context_shift = [shifts[slot] for slot in model.layout.slots]
     model.fit_context_bias()
-    _train(model, target, lam, preset, progress)
+    _train(model, target, lam, preset, progress, native_threads)
     column_shift = _column_shift(model, shifts)
     skip_bits, synthesis_bits = _pick_precisions(model, target, lam, column_shift)
     context_bits = _pick_context_bits(model)

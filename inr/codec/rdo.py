@@ -58,22 +58,24 @@ def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: to
 
 def sweep_sublattice(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
                      log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
-                     stride: int) -> float:
+                     stride: int, threads: Optional[int] = None) -> float:
     """One greedy step of the cells (a::stride, b::stride) of one channel's grid `values`
     [h, w] (moved in place by -1, 0 or +1, whichever lowers the squared error plus lam
     bits most; `error` [C, H, W] follows in place), in C++ (cuda/cpu/lattice_sweep.cpp:
     only that sub-lattice's correlations, only the moved cells' bumps). Returns the summed
-    change of SSE + lam * bits. `_sweep_sublattice_twin` is its twin."""
+    change of SSE + lam * bits, the same for every thread count (None: torch's).
+    `_sweep_sublattice_twin` is its twin."""
     (ri, rw), (ci, cw) = rows, cols
     return native_codec().sweep_sublattice(
         error.numpy(), colour.contiguous().numpy(), values.numpy(), mean.contiguous().numpy(),
         log2_scale.contiguous().numpy(), weight.contiguous().numpy(), float(lam), LOG2_SCALE_MIN, _LOG2_SCALE_MAX,
-        ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), a, b, stride, torch.get_num_threads())
+        ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), a, b, stride, threads or torch.get_num_threads())
 
 
 def _sweep_sublattice_twin(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
                            log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
-                           stride: int) -> float:
+                           stride: int, threads: Optional[int] = None) -> float:
+    # `threads` is taken for the native signature; the twin runs on torch's threads.
     cells = (slice(a, None, stride), slice(b, None, stride))
     projected = torch.einsum("c,chw->hw", colour, error)
     corr = _lattice_correlations_twin(projected, rows, cols, values.shape, a, b, stride)
@@ -102,12 +104,13 @@ def _bump_energy(taps, n_cells: int) -> torch.Tensor:
 
 
 def optimise_latents(model: LatentModel, target: torch.Tensor, lam: float, sweeps: int,
-                     progress: Optional[Callable[[int], None]] = None) -> float:
+                     progress: Optional[Callable[[int], None]] = None, threads: Optional[int] = None) -> float:
     """Sweeps of greedy +-1 moves of the (integer) latents that lower MSE + lam * bpp.
 
     `target` is the [C, H, W] picture the model renders; `progress(sweep)` after each sweep.
     Returns the predicted change of MSE + lam * bpp (exact when the context model ignores
-    the neighbours)."""
+    the neighbours). `threads`: the native sweep's threads (None: torch's); the result does
+    not depend on it."""
     channels = target.shape[0]
     with torch.no_grad():
         latents = [y.data for y in model.latents]
@@ -116,14 +119,14 @@ def optimise_latents(model: LatentModel, target: torch.Tensor, lam: float, sweep
         change = 0.0
         for sweep in range(sweeps):
             for level in reversed(range(model.n_grids)):
-                change += _sweep_level(model, latents, level, error, colours, lam * channels)
+                change += _sweep_level(model, latents, level, error, colours, lam * channels, threads)
             if progress is not None:
                 progress(sweep + 1)
     return change / error.numel()
 
 
 def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, colours: torch.Tensor,
-                 lam: float) -> float:
+                 lam: float, threads: Optional[int]) -> float:
     """One sweep over a level; returns the predicted change of SSE + lam * bits."""
     grid = latents[level]
     k_channels, h, w = grid.shape
@@ -140,5 +143,5 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
         for a in range(stride):
             for b in range(stride):
                 total += sweep_sublattice(error, colour, grid[channel], mean, log2_scale, weight, lam, rows, cols,
-                                          a, b, stride)
+                                          a, b, stride, threads)
     return total
