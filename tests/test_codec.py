@@ -61,8 +61,8 @@ def test_large_picture_path_samples_the_context_fit_and_skips_joint_iterations(m
     monkeypatch.setattr(lossy, "_WARMUP_MAX_CELLS", 300)
     seen = []
     real_train = lossy._train
-    monkeypatch.setattr(lossy, "_train", lambda model, target, lam, preset, progress:
-                        seen.append(preset.iterations) or real_train(model, target, lam, preset, progress))
+    monkeypatch.setattr(lossy, "_train", lambda model, target, lam, preset, *rest:
+                        seen.append(preset.iterations) or real_train(model, target, lam, preset, *rest))
     img = smooth(21, 34)
     out = inr.decode(inr.encode(img, quality=10, iterations=STEPS))
     assert seen == [0]

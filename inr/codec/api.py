@@ -3,7 +3,8 @@
 Lossy coding overfits a small neural representation to the picture (inr.codec.lossy);
 the file is decodable at any resolution because that representation is continuous.
 Lossless coding (inr.codec.lossless) stores the exact samples with a per-image neural
-predictor; other resolutions are resampled from them with `inr.resize`.
+predictor; other resolutions are resampled from them as `inr.resize` does (libinrdec's
+resampler, cuda/inrdec/resize.cpp).
 """
 from __future__ import annotations
 
@@ -227,8 +228,7 @@ def decode(data: bytes, *, scale: Union[None, float, Tuple[float, float]] = None
     `scale` (one factor or (sy, sx)) or `size=(h, w)` render the picture at another
     resolution: lossy files directly from their continuous representation, lossless files
     by resampling the exact picture as `inr.resize` does (bicubic, antialiased, in the
-    file's own dtype). Raises `FormatError` for
-    anything that is not a valid file.
+    file's own dtype). Raises `FormatError` for anything that is not a valid file.
     """
     pixels = _decode_array(data, scale, size)
     return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
