@@ -153,17 +153,17 @@ double context_fit_step(const ContextFitArgs& a) {
             run_block(a, k * kBlock, std::min(a.n, (k + 1) * kBlock), ws, blocks[k]);
         }
     });
-    std::vector<double> total(static_cast<size_t>(n_grad), 0.0);
+    std::vector<double> grad(static_cast<size_t>(n_grad), 0.0);
     double loss = 0.0;
     for (const BlockSums& b : blocks) {
         loss += b.loss;
-        for (int64_t g = 0; g < n_grad; ++g) total[g] += b.grad[g];
+        for (int64_t g = 0; g < n_grad; ++g) grad[g] += b.grad[g];
     }
     float* outputs[] = {a.grad_w1, a.grad_b1, a.grad_w2, a.grad_b2, a.grad_slot_bias};
     const int64_t sizes[] = {int64_t{a.hidden} * a.n_features, a.hidden, 2 * int64_t{a.hidden}, 2, 2 * a.n_slots};
     int64_t at = 0;
     for (int part = 0; part < 5; ++part)
-        for (int64_t g = 0; g < sizes[part]; ++g) outputs[part][g] = static_cast<float>(total[at++]);
+        for (int64_t g = 0; g < sizes[part]; ++g) outputs[part][g] = static_cast<float>(grad[at++]);
     return loss * a.factor;
 }
 

@@ -37,11 +37,11 @@ int64_t lattice_size(int64_t n_cells, int64_t first, int64_t stride) {
     return first >= n_cells ? 0 : (n_cells - first + stride - 1) / stride;
 }
 
-}  // namespace
-
-void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice,
-                     float* corr, int threads) {
-    const CellTaps row_cells(rows), col_cells(cols);
+// corr[i, j] = sum over pixels (y, x) of picture[y, x] * row weight(y -> cell row a + i *
+// stride) * column weight(x -> cell column b + j * stride), for the sub-lattice's cells
+// only; double sums in a fixed order, whatever the thread count.
+void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTaps& cols, const CellTaps& row_cells,
+                     const CellTaps& col_cells, const SubLattice& lattice, float* corr, int threads) {
     const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
     const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
     const int64_t height = rows.n_pixels, width = cols.n_pixels;
@@ -74,9 +74,11 @@ void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTap
     });
 }
 
+// error[c, y, x] += colour[c] * sum over the sub-lattice's cells of delta[i, j] * bump(y, x)
+// (zeros skipped); each pixel receives its cells' terms in cell order whatever the threads.
 void add_lattice_bumps(float* error, int64_t channels, const float* colour, const float* delta,
-                       const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads) {
-    const CellTaps row_cells(rows), col_cells(cols);
+                       const PixelTaps& rows, const PixelTaps& cols, const CellTaps& row_cells,
+                       const CellTaps& col_cells, const SubLattice& lattice, int threads) {
     const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
     const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
     const int64_t height = rows.n_pixels, width = cols.n_pixels, plane = height * width;
@@ -103,8 +105,11 @@ void add_lattice_bumps(float* error, int64_t channels, const float* colour, cons
     });
 }
 
+}  // namespace
+
 double sweep_sublattice(float* error, int64_t channels, const float* colour, const SweepGrid& grid,
                         const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads) {
+    const CellTaps row_cells(rows), col_cells(cols);
     const int64_t height = rows.n_pixels, width = cols.n_pixels, plane = height * width;
     std::vector<float> projected(static_cast<size_t>(plane));  // <colour, error> at every pixel
     parallel_for(height, threads, [&](int64_t begin, int64_t end) {
@@ -117,7 +122,7 @@ double sweep_sublattice(float* error, int64_t channels, const float* colour, con
     const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
     const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
     std::vector<float> corr(static_cast<size_t>(n_rows * n_cols)), moves(corr.size());
-    lattice_adjoint(projected.data(), rows, cols, lattice, corr.data(), threads);
+    lattice_adjoint(projected.data(), rows, cols, row_cells, col_cells, lattice, corr.data(), threads);
     std::vector<double> row_gain(static_cast<size_t>(n_rows), 0.0);
     parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
@@ -143,7 +148,7 @@ double sweep_sublattice(float* error, int64_t channels, const float* colour, con
     double total = 0.0;
     for (const double g : row_gain) total += g;
     if (std::any_of(moves.begin(), moves.end(), [](float d) { return d != 0.0f; }))
-        add_lattice_bumps(error, channels, colour, moves.data(), rows, cols, lattice, threads);
+        add_lattice_bumps(error, channels, colour, moves.data(), rows, cols, row_cells, col_cells, lattice, threads);
     return total;
 }
 

@@ -23,19 +23,6 @@ struct SubLattice {
     int64_t a, b, stride;
 };
 
-// corr[i, j] = sum over pixels (y, x) of picture[y, x] * row weight(y -> cell row a + i *
-// stride) * column weight(x -> cell column b + j * stride): the correlation of a
-// [n_pixels(rows), n_pixels(cols)] picture with each cell's bump, for the sub-lattice's
-// cells only. Sums run in double in a fixed order: the result does not depend on threads.
-void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice,
-                     float* corr, int threads);
-
-// error[c, y, x] += colour[c] * sum over the sub-lattice's cells of delta[i, j] * bump(y, x):
-// the picture change of moving those cells by delta ([n_rows, n_cols]; zeros are skipped).
-// Each pixel receives its cells' terms in cell order whatever the thread count.
-void add_lattice_bumps(float* error, int64_t channels, const float* colour, const float* delta,
-                       const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads);
-
 // One channel's grid and its entropy model for a sweep: every array [n_cells(rows),
 // n_cells(cols)], row-major.
 struct SweepGrid {

@@ -41,6 +41,15 @@ bool ends_with(const std::string& s, const char* suffix) {
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
+// The integer `text` of option `name`, which must lie in lo..hi.
+int int_in_range(const std::string& name, const std::string& text, long lo, long hi) {
+    char* end = nullptr;
+    const long n = std::strtol(text.c_str(), &end, 10);
+    if (end == text.c_str() || *end != 0 || n < lo || n > hi)
+        usage_error(name + " must lie in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return static_cast<int>(n);
+}
+
 Options parse(int argc, char** argv) {
     Options o;
     for (int i = 1; i < argc; ++i) {
@@ -69,17 +78,9 @@ Options parse(int argc, char** argv) {
             if (end == v.c_str() || *end != 0 || bytes == 0) usage_error("--max-memory must be a positive byte count");
             o.max_memory = static_cast<size_t>(bytes);
         } else if (arg == "--threads") {
-            const std::string v = value();
-            char* end = nullptr;
-            const long n = std::strtol(v.c_str(), &end, 10);
-            if (end == v.c_str() || *end != 0 || n < 1 || n > 1024) usage_error("--threads must lie in 1..1024");
-            o.threads = static_cast<int>(n);
+            o.threads = int_in_range(arg, value(), 1, 1024);
         } else if (arg == "--repeat") {
-            const std::string v = value();
-            char* end = nullptr;
-            const long n = std::strtol(v.c_str(), &end, 10);
-            if (end == v.c_str() || *end != 0 || n < 1 || n > 1000) usage_error("--repeat must lie in 1..1000");
-            o.repeat = static_cast<int>(n);
+            o.repeat = int_in_range(arg, value(), 1, 1000);
         } else if (arg == "-h" || arg == "--help") {
             std::fputs(kUsage, stdout);
             std::exit(0);
