@@ -1,11 +1,13 @@
 """Lossy encoder speed: today's encoder against itself with its native kernels replaced by
 their PyTorch twins (the code they replaced), per Kodak image, side by side in one run.
 
-    python benchmarks/bench_encode.py [--images 1-4] [--quality 5]
+    python benchmarks/bench_encode.py [--images 1-4] [--quality 5] [--threads 1,2]
 
-Each image is encoded twice at `--quality` (fast preset, the encoder's own thread
-choice): as shipped, and with the native kernels swapped for their twins: the
-rate-distortion sweeps' step of a sub-lattice (`inr.codec.rdo.sweep_sublattice`) and the
+Each image is encoded at `--quality` (fast preset) as shipped with each of `--threads`
+(torch's thread count, which the native kernels take; torch itself keeps one thread below
+1 MP), and once on one thread with the native kernels swapped for their twins: the
+rate-distortion sweep of a grid's channel (`inr.codec.rdo.sweep_channel`, whose twin
+recomputes the correlations where the kernel updates them) and the
 context-model fit's (`inr.codec.context_fit`, an autograd step). Reports seconds, bpp
 and PSNR of both; writes benchmarks/results/encode_cpu.json and prints the table.
 """
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
@@ -27,7 +30,7 @@ import inr  # noqa: E402
 from inr.codec import context_fit, lossy, rdo  # noqa: E402
 
 # (module that calls the kernel, its name there, the twin)
-TWINS = [(rdo, "sweep_sublattice", rdo._sweep_sublattice_twin),
+TWINS = [(rdo, "grid_correlations", rdo._grid_correlations_twin), (rdo, "sweep_channel", rdo._sweep_channel_twin),
          (lossy, "context_fit_step", context_fit.context_fit_step_twin)]
 
 
@@ -61,23 +64,36 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=parse_images, default=parse_images("1-4"))
     p.add_argument("--quality", type=float, default=5.0)
+    p.add_argument("--threads", default="1,2", help="thread counts of the native runs, comma-separated")
     p.add_argument("--output", type=Path, default=RESULTS_DIR / "encode_cpu.json")
     args = p.parse_args(argv)
     machine, notes = machine_and_notes()
-    runs = {"native": [], "twins": []}
-    for number in args.images:
-        picture = load_rgb(KODAK / f"kodim{number:02d}.png")
-        runs["native"].append(encode_once(picture, args.quality))
-        with twin_kernels():
-            runs["twins"].append(encode_once(picture, args.quality))
-        log(f"kodim{number:02d}: native {runs['native'][-1]}, twins {runs['twins'][-1]}")
+    thread_counts = [int(t) for t in args.threads.split(",") if t]
+    runs = {**{f"native, {t} threads": [] for t in thread_counts}, "twins": []}
+    previous = torch.get_num_threads()
+    try:
+        for number in args.images:
+            picture = load_rgb(KODAK / f"kodim{number:02d}.png")
+            for t in thread_counts:
+                torch.set_num_threads(t)
+                runs[f"native, {t} threads"].append(encode_once(picture, args.quality))
+            torch.set_num_threads(1)
+            with twin_kernels():
+                runs["twins"].append(encode_once(picture, args.quality))
+            log(f"kodim{number:02d}: " + ", ".join(f"{k} {v[-1]}" for k, v in runs.items()))
+    finally:
+        torch.set_num_threads(previous)
     mean = {k: {m: float(np.mean([r[m] for r in v])) for m in ("seconds", "bpp", "psnr")} for k, v in runs.items()}
-    rows = [result("mean encode seconds per image", mean["native"]["seconds"], "s", baseline=mean["twins"]["seconds"],
-                   higher_is_better=False, detail={k: [r["seconds"] for r in v] for k, v in runs.items()}),
-            result("mean bpp", mean["native"]["bpp"], "bpp", baseline=mean["twins"]["bpp"], compare=False),
-            result("mean PSNR", mean["native"]["psnr"], "dB", baseline=mean["twins"]["psnr"], compare=False)]
-    return report("encode_cpu", rows, args.output, "twin kernels", log, notes=notes, machine=machine,
-                  settings={"images": args.images, "quality": args.quality, "preset": "fast"})
+    detail = {k: [r["seconds"] for r in v] for k, v in runs.items()}
+    rows = []
+    for t in thread_counts:
+        native = mean[f"native, {t} threads"]
+        rows += [result(f"{t} threads: mean encode seconds per image", native["seconds"], "s",
+                        baseline=mean["twins"]["seconds"], higher_is_better=False, detail=detail),
+                 result(f"{t} threads: mean bpp", native["bpp"], "bpp", baseline=mean["twins"]["bpp"], compare=False),
+                 result(f"{t} threads: mean PSNR", native["psnr"], "dB", baseline=mean["twins"]["psnr"], compare=False)]
+    return report("encode_cpu", rows, args.output, "twin kernels, 1 thread", log, notes=notes, machine=machine,
+                  settings={"images": args.images, "quality": args.quality, "preset": "fast", "threads": thread_counts})
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from inr.codec.latents import LatentModel, interpolate
-from inr.codec.rdo import _adjoint, _bump_energy, _sweep_sublattice_twin, optimise_latents, sweep_sublattice
+from inr.codec.rdo import (_adjoint, _bump_energy, _grid_correlations_twin, _sweep_channel_twin, grid_correlations,
+                           optimise_latents, sweep_channel)
 
 
 def _model(height=21, width=34, levels=4, seed=0, transform="pyramid") -> LatentModel:
@@ -32,11 +33,7 @@ def test_adjoint_is_the_transpose_of_interpolation(level):
                           rtol=1e-12)
 
 
-@pytest.mark.parametrize("transform,level,stride", [("wavelet", 1, 2), ("wavelet", 2, 2), ("pyramid", 1, 4),
-                                                    ("pyramid", 3, 4), ("wavelet", 3, 1), ("pyramid", 0, 1)])
-def test_native_sweep_step_equals_its_twin(transform, level, stride):
-    """The C++ step of every sub-lattice, on odd-sized grids (the identity level 0 too),
-    makes the twin's moves and leaves the same error; 1 and 3 threads give the same bytes."""
+def _sweep_case(transform: str, level: int):
     model = _model(23, 37, 4, transform=transform)
     rows, cols = model._pixel_taps[level]
     h, w = model.shapes[level]
@@ -45,31 +42,48 @@ def test_native_sweep_step_equals_its_twin(transform, level, stride):
     mean = torch.randn(h, w, generator=generator)
     log2_scale = torch.rand(h, w, generator=generator) * 3 - 2
     weight = torch.rand(h, w, generator=generator) * 0.5
-    start_values = torch.round(torch.randn(h, w, generator=generator) * 2)
-    start_error = torch.randn(3, 23, 37, generator=generator) * 2
-    previous, moved = torch.get_num_threads(), 0
-    try:
-        for a in range(stride):
-            for b in range(stride):
-                expected_values, expected_error = start_values.clone(), start_error.clone()
-                expected = _sweep_sublattice_twin(expected_error, colour, expected_values, mean, log2_scale, weight,
-                                                  0.05, rows, cols, a, b, stride)
-                runs = []
-                for threads in (1, 3):
-                    torch.set_num_threads(threads)
-                    values, error = start_values.clone(), start_error.clone()
-                    total = sweep_sublattice(error, colour, values, mean, log2_scale, weight, 0.05, rows, cols, a, b,
-                                             stride)
-                    runs.append((total, values, error))
-                    torch.testing.assert_close(values, expected_values, rtol=0, atol=0)
-                    torch.testing.assert_close(error, expected_error, rtol=1e-5, atol=1e-5)
-                    assert total == pytest.approx(expected, rel=1e-4, abs=1e-5)
-                assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
-                assert torch.equal(runs[0][2], runs[1][2])
-                moved += int((expected_values != start_values).sum())
-    finally:
-        torch.set_num_threads(previous)
-    assert moved > 0
+    values = torch.round(torch.randn(h, w, generator=generator) * 2)
+    error = torch.randn(3, 23, 37, generator=generator) * 2
+    return rows, cols, (h, w), colour, mean, log2_scale, weight, values, error
+
+
+@pytest.mark.parametrize("transform,level", [("wavelet", 1), ("wavelet", 3), ("pyramid", 0), ("pyramid", 2)])
+def test_native_grid_correlations_equal_the_twin_and_the_adjoint(transform, level):
+    rows, cols, shape, *_, error = _sweep_case(transform, level)
+    expected = _grid_correlations_twin(error, rows, cols, shape)
+    for threads in (1, 3):
+        corr = grid_correlations(error, rows, cols, shape, threads)
+        torch.testing.assert_close(corr, expected, rtol=1e-12, atol=1e-12)
+    first = torch.zeros(shape, dtype=torch.float64)
+    first[0, 0] = 1.0
+    bump = interpolate(first[None], (rows[0], rows[1].double()), (cols[0], cols[1].double()))[0]
+    assert float(expected[1, 0, 0]) == pytest.approx(float((bump * error[1].double()).sum()), rel=1e-12)
+
+
+@pytest.mark.parametrize("transform,level,stride", [("wavelet", 1, 2), ("wavelet", 2, 2), ("pyramid", 1, 4),
+                                                    ("pyramid", 3, 4), ("wavelet", 3, 1), ("pyramid", 0, 1)])
+def test_native_sweep_of_a_channel_equals_its_twin(transform, level, stride):
+    """The C++ sweep of every sub-lattice of a channel, on odd-sized grids (the identity
+    level 0 too), makes the twin's moves and leaves the same error and correlations; 1 and
+    3 threads give the same bytes; the correlations kept up to date equal those of the new
+    error."""
+    rows, cols, shape, colour, mean, log2_scale, weight, start_values, start_error = _sweep_case(transform, level)
+    start_corr = _grid_correlations_twin(start_error, rows, cols, shape)
+    expected_values, expected_error, expected_corr = start_values.clone(), start_error.clone(), start_corr.clone()
+    expected = _sweep_channel_twin(expected_error, expected_corr, colour, expected_values, mean, log2_scale, weight,
+                                   0.05, rows, cols, stride)
+    runs = []
+    for threads in (1, 3):
+        values, error, corr = start_values.clone(), start_error.clone(), start_corr.clone()
+        total = sweep_channel(error, corr, colour, values, mean, log2_scale, weight, 0.05, rows, cols, stride, threads)
+        runs.append((total, values, error, corr))
+        torch.testing.assert_close(values, expected_values, rtol=0, atol=0)
+        torch.testing.assert_close(error, expected_error, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(corr, expected_corr, rtol=1e-4, atol=1e-4)
+        assert total == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    assert runs[0][0] == runs[1][0] and torch.equal(runs[0][1], runs[1][1])
+    assert torch.equal(runs[0][2], runs[1][2]) and torch.equal(runs[0][3], runs[1][3])
+    assert int((expected_values != start_values).sum()) > 0
 
 
 def test_bump_energy_is_the_squared_norm_of_every_cell_bump_edges_included():

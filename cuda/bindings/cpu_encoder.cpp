@@ -34,38 +34,60 @@ inr::cpu::PixelTaps make_taps(const index_array& index, const weight_array& weig
             n_cells};
 }
 
+void require_picture(size_t channels, size_t height, size_t width, const inr::cpu::PixelTaps& rows,
+                     const inr::cpu::PixelTaps& cols) {
+    require(channels > 0 && height == static_cast<size_t>(rows.n_pixels) && width == static_cast<size_t>(cols.n_pixels),
+            "error must be [C, row pixels, column pixels] with C >= 1");
+}
+
 }  // namespace
 
 void bind_encoder(nb::module_& m) {
     m.def(
-        "sweep_sublattice",
+        "grid_correlations",
+        [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> error, index_array row_index,
+           weight_array row_weight, index_array col_index, weight_array col_weight,
+           nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu> corr, int threads) {
+            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(corr.shape(1)), "row");
+            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(corr.shape(2)), "column");
+            require_picture(error.shape(0), error.shape(1), error.shape(2), rows, cols);
+            require(corr.shape(0) == error.shape(0), "corr must be [C, grid rows, grid columns]");
+            nb::gil_scoped_release release;
+            inr::cpu::grid_correlations(error.data(), static_cast<int64_t>(error.shape(0)), rows, cols, corr.data(),
+                                        threads < 1 ? 1 : threads);
+        },
+        "error"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "corr"_a.noconvert(), "threads"_a = 1,
+        "Fills corr [C, h, w] (float64) with the correlation of each error channel with every cell's bump.");
+    m.def(
+        "sweep_channel",
         [](nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> error,
+           nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu> corr,
            nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> colour,
            nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, plane_in mean, plane_in log2_scale,
            plane_in weight, float lam, float log2_scale_min, float log2_scale_max, index_array row_index,
-           weight_array row_weight, index_array col_index, weight_array col_weight, int64_t a, int64_t b,
-           int64_t stride, int threads) {
+           weight_array row_weight, index_array col_index, weight_array col_weight, int64_t stride, int threads) {
             const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(values.shape(0)), "row");
             const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(values.shape(1)), "column");
-            require(error.shape(1) == static_cast<size_t>(rows.n_pixels) &&
-                        error.shape(2) == static_cast<size_t>(cols.n_pixels) && colour.shape(0) == error.shape(0) &&
-                        error.shape(0) > 0,
-                    "error must be [C, row pixels, column pixels] and colour [C]");
+            require_picture(error.shape(0), error.shape(1), error.shape(2), rows, cols);
+            require(colour.shape(0) == error.shape(0), "colour must have one value per error channel");
+            require(corr.shape(0) == error.shape(0) && corr.shape(1) == values.shape(0) &&
+                        corr.shape(2) == values.shape(1),
+                    "corr must be [C, grid rows, grid columns]");
             for (const plane_in* plane : {&mean, &log2_scale, &weight})
                 require(plane->shape(0) == values.shape(0) && plane->shape(1) == values.shape(1),
                         "mean, log2_scale and weight must have the grid's shape");
-            require(stride >= 1 && a >= 0 && b >= 0 && a < stride && b < stride, "need 0 <= a, b < stride");
+            require(stride >= 1, "need stride >= 1");
             const inr::cpu::SweepGrid grid{values.data(), mean.data(), log2_scale.data(), weight.data(), lam,
                                            log2_scale_min, log2_scale_max};
             nb::gil_scoped_release release;
-            return inr::cpu::sweep_sublattice(error.data(), static_cast<int64_t>(error.shape(0)), colour.data(), grid,
-                                              rows, cols, {a, b, stride}, threads < 1 ? 1 : threads);
+            return inr::cpu::sweep_channel(error.data(), corr.data(), static_cast<int64_t>(error.shape(0)),
+                                           colour.data(), grid, rows, cols, stride, threads < 1 ? 1 : threads);
         },
-        "error"_a.noconvert(), "colour"_a, "values"_a.noconvert(), "mean"_a, "log2_scale"_a, "weight"_a, "lam"_a,
-        "log2_scale_min"_a, "log2_scale_max"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "a"_a,
-        "b"_a, "stride"_a, "threads"_a = 1,
-        "One greedy rate-distortion step of the cells (a + i*stride, b + j*stride); updates values and error in "
-        "place and returns the summed change of SSE + lam * bits.");
+        "error"_a.noconvert(), "corr"_a.noconvert(), "colour"_a, "values"_a.noconvert(), "mean"_a, "log2_scale"_a,
+        "weight"_a, "lam"_a, "log2_scale_min"_a, "log2_scale_max"_a, "row_index"_a, "row_weight"_a, "col_index"_a,
+        "col_weight"_a, "stride"_a, "threads"_a = 1,
+        "One greedy rate-distortion step of every sub-lattice (a, b) of stride of one channel's grid in turn; "
+        "updates values, error and corr in place and returns the summed change of SSE + lam * bits.");
     m.def(
         "context_fit_step",
         [](nb::ndarray<const float, nb::ndim<2>, nb::c_contig, nb::device::cpu> features,

@@ -33,43 +33,67 @@ struct CellTaps {
     }
 };
 
+// The sub-lattice of cells (a + i * stride, b + j * stride): [n_rows, n_cols] cells.
+struct SubLattice {
+    int64_t a, b, stride;
+};
+
 int64_t lattice_size(int64_t n_cells, int64_t first, int64_t stride) {
     return first >= n_cells ? 0 : (n_cells - first + stride - 1) / stride;
 }
 
-// corr[i, j] = sum over pixels (y, x) of picture[y, x] * row weight(y -> cell row a + i *
-// stride) * column weight(x -> cell column b + j * stride), for the sub-lattice's cells
-// only; double sums in a fixed order, whatever the thread count.
-void lattice_adjoint(const float* picture, const PixelTaps& rows, const PixelTaps& cols, const CellTaps& row_cells,
-                     const CellTaps& col_cells, const SubLattice& lattice, float* corr, int threads) {
-    const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
-    const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
-    const int64_t height = rows.n_pixels, width = cols.n_pixels;
-    std::vector<double> across(static_cast<size_t>(height * n_cols));  // [height, n_cols]
-    parallel_for(height, threads, [&](int64_t begin, int64_t end) {
-        for (int64_t y = begin; y < end; ++y) {
-            const float* line = picture + y * width;
-            double* out = across.data() + y * n_cols;
-            for (int64_t j = 0; j < n_cols; ++j) {
-                const int64_t cell = lattice.b + j * lattice.stride;
-                double sum = 0.0;
-                for (int64_t k = col_cells.start[cell]; k < col_cells.start[cell + 1]; ++k)
-                    sum += static_cast<double>(col_cells.weight[k]) * line[col_cells.pixel[k]];
-                out[j] = sum;
-            }
+// The Gram matrix of one axis's cell weights, G[i, j] = sum over pixels p of w(p -> i)
+// w(p -> j), as a band: value[i * width + (j - i + reach)] for |j - i| <= reach.
+struct AxisGram {
+    int64_t reach = 0, width = 1;
+    std::vector<double> value;
+
+    explicit AxisGram(const PixelTaps& t) {
+        for (int64_t p = 0; p < t.n_pixels; ++p) {
+            const int64_t* index = t.index + p * t.taps;
+            const auto [lo, hi] = std::minmax_element(index, index + t.taps);
+            reach = std::max(reach, *hi - *lo);
         }
-    });
-    parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
-        std::vector<double> sum(static_cast<size_t>(n_cols));
-        for (int64_t i = begin; i < end; ++i) {
-            const int64_t cell = lattice.a + i * lattice.stride;
-            std::fill(sum.begin(), sum.end(), 0.0);
-            for (int64_t k = row_cells.start[cell]; k < row_cells.start[cell + 1]; ++k) {
-                const double w = row_cells.weight[k];
-                const double* line = across.data() + row_cells.pixel[k] * n_cols;
-                for (int64_t j = 0; j < n_cols; ++j) sum[j] += w * line[j];
+        width = 2 * reach + 1;
+        value.assign(static_cast<size_t>(t.n_cells * width), 0.0);
+        for (int64_t p = 0; p < t.n_pixels; ++p)
+            for (int k = 0; k < t.taps; ++k)
+                for (int q = 0; q < t.taps; ++q) {
+                    const int64_t i = t.index[p * t.taps + k], j = t.index[p * t.taps + q];
+                    value[i * width + (j - i + reach)] +=
+                        static_cast<double>(t.weight[p * t.taps + k]) * t.weight[p * t.taps + q];
+                }
+    }
+};
+
+// corr[c] += sum over the moved cells (in cell order) of d colour[c] G_rows[row, .] x
+// G_cols[col, .]: the correlations of the error after the moves' bumps were added.
+void add_lattice_grams(double* corr, int64_t channels, const float* colour, const float* delta,
+                       const AxisGram& row_gram, const AxisGram& col_gram, int64_t n_rows_all, int64_t n_cols_all,
+                       const SubLattice& lattice, int64_t n_rows, int64_t n_cols, int threads) {
+    std::vector<int64_t> moved;
+    for (int64_t k = 0; k < n_rows * n_cols; ++k)
+        if (delta[k] != 0.0f) moved.push_back(k);
+    const int64_t plane = n_rows_all * n_cols_all;
+    // Threads own bands of grid rows; each visits every moved cell in order.
+    parallel_for(n_rows_all, threads, [&](int64_t begin, int64_t end) {
+        for (const int64_t k : moved) {
+            const int64_t row = lattice.a + (k / n_cols) * lattice.stride;
+            const int64_t col = lattice.b + (k % n_cols) * lattice.stride;
+            const double d = delta[k];
+            const int64_t r_lo = std::max(begin, row - row_gram.reach), r_hi = std::min(end, row + row_gram.reach + 1);
+            const int64_t c_lo = std::max<int64_t>(0, col - col_gram.reach);
+            const int64_t c_hi = std::min(n_cols_all, col + col_gram.reach + 1);
+            const double* g_col = col_gram.value.data() + col * col_gram.width + col_gram.reach - col;
+            for (int64_t r = r_lo; r < r_hi; ++r) {
+                const double dr = d * row_gram.value[row * row_gram.width + (r - row + row_gram.reach)];
+                if (dr == 0.0) continue;
+                for (int64_t c = 0; c < channels; ++c) {
+                    double* line = corr + c * plane + r * n_cols_all;
+                    const double scale = dr * colour[c];
+                    for (int64_t j = c_lo; j < c_hi; ++j) line[j] += scale * g_col[j];
+                }
             }
-            for (int64_t j = 0; j < n_cols; ++j) corr[i * n_cols + j] = static_cast<float>(sum[j]);
         }
     });
 }
@@ -107,48 +131,82 @@ void add_lattice_bumps(float* error, int64_t channels, const float* colour, cons
 
 }  // namespace
 
-double sweep_sublattice(float* error, int64_t channels, const float* colour, const SweepGrid& grid,
-                        const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads) {
-    const CellTaps row_cells(rows), col_cells(cols);
+void grid_correlations(const float* error, int64_t channels, const PixelTaps& rows, const PixelTaps& cols,
+                       double* corr, int threads) {
+    const CellTaps row_cells(rows);
     const int64_t height = rows.n_pixels, width = cols.n_pixels, plane = height * width;
-    std::vector<float> projected(static_cast<size_t>(plane));  // <colour, error> at every pixel
-    parallel_for(height, threads, [&](int64_t begin, int64_t end) {
-        for (int64_t p = begin * width; p < end * width; ++p) {
-            float sum = colour[0] * error[p];
-            for (int64_t c = 1; c < channels; ++c) sum += colour[c] * error[c * plane + p];
-            projected[p] = sum;
-        }
-    });
-    const int64_t n_rows = lattice_size(rows.n_cells, lattice.a, lattice.stride);
-    const int64_t n_cols = lattice_size(cols.n_cells, lattice.b, lattice.stride);
-    std::vector<float> corr(static_cast<size_t>(n_rows * n_cols)), moves(corr.size());
-    lattice_adjoint(projected.data(), rows, cols, row_cells, col_cells, lattice, corr.data(), threads);
-    std::vector<double> row_gain(static_cast<size_t>(n_rows), 0.0);
-    parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-            for (int64_t j = 0; j < n_cols; ++j) {
-                const int64_t cell = (lattice.a + i * lattice.stride) * cols.n_cells + lattice.b + j * lattice.stride;
-                const float v = grid.values[cell], m = grid.mean[cell], s = grid.log2_scale[cell];
-                const float bits = laplace_bits(v, m, s, grid.log2_scale_min, grid.log2_scale_max);
-                float best = 0.0f, best_gain = 0.0f;
-                for (const float d : {-1.0f, 1.0f}) {
-                    const float rate = laplace_bits(v + d, m, s, grid.log2_scale_min, grid.log2_scale_max) - bits;
-                    const float gain = 2.0f * d * corr[i * n_cols + j] + grid.weight[cell] + grid.lam * rate;
-                    if (gain < best_gain) {
-                        best = d;
-                        best_gain = gain;
+    const int64_t n_rows = rows.n_cells, n_cols = cols.n_cells;
+    std::vector<double> across(static_cast<size_t>(height * n_cols));  // [height, n_cols] of one channel
+    for (int64_t c = 0; c < channels; ++c) {
+        parallel_for(height, threads, [&](int64_t begin, int64_t end) {
+            for (int64_t y = begin; y < end; ++y) {
+                const float* line = error + c * plane + y * width;
+                double* out = across.data() + y * n_cols;
+                std::fill(out, out + n_cols, 0.0);
+                for (int64_t x = 0; x < width; ++x)
+                    for (int k = 0; k < cols.taps; ++k)
+                        out[cols.index[x * cols.taps + k]] += static_cast<double>(cols.weight[x * cols.taps + k]) * line[x];
+            }
+        });
+        parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                double* sum = corr + (c * n_rows + i) * n_cols;
+                std::fill(sum, sum + n_cols, 0.0);
+                for (int64_t k = row_cells.start[i]; k < row_cells.start[i + 1]; ++k) {
+                    const double w = row_cells.weight[k];
+                    const double* line = across.data() + row_cells.pixel[k] * n_cols;
+                    for (int64_t j = 0; j < n_cols; ++j) sum[j] += w * line[j];
+                }
+            }
+        });
+    }
+}
+
+double sweep_channel(float* error, double* corr, int64_t channels, const float* colour, const SweepGrid& grid,
+                     const PixelTaps& rows, const PixelTaps& cols, int64_t stride, int threads) {
+    const CellTaps row_cells(rows), col_cells(cols);
+    const AxisGram row_gram(rows), col_gram(cols);
+    const int64_t plane = rows.n_cells * cols.n_cells;
+    double total = 0.0;
+    for (int64_t a = 0; a < stride; ++a)
+        for (int64_t b = 0; b < stride; ++b) {
+            const SubLattice lattice{a, b, stride};
+            const int64_t n_rows = lattice_size(rows.n_cells, a, stride);
+            const int64_t n_cols = lattice_size(cols.n_cells, b, stride);
+            std::vector<float> moves(static_cast<size_t>(n_rows * n_cols));
+            std::vector<double> row_gain(static_cast<size_t>(n_rows), 0.0);
+            parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
+                for (int64_t i = begin; i < end; ++i) {
+                    for (int64_t j = 0; j < n_cols; ++j) {
+                        const int64_t cell = (a + i * stride) * cols.n_cells + b + j * stride;
+                        double projected = 0.0;
+                        for (int64_t c = 0; c < channels; ++c) projected += colour[c] * corr[c * plane + cell];
+                        const float correlation = static_cast<float>(projected);
+                        const float v = grid.values[cell], m = grid.mean[cell], s = grid.log2_scale[cell];
+                        const float bits = laplace_bits(v, m, s, grid.log2_scale_min, grid.log2_scale_max);
+                        float best = 0.0f, best_gain = 0.0f;
+                        for (const float d : {-1.0f, 1.0f}) {
+                            const float rate =
+                                laplace_bits(v + d, m, s, grid.log2_scale_min, grid.log2_scale_max) - bits;
+                            const float gain = 2.0f * d * correlation + grid.weight[cell] + grid.lam * rate;
+                            if (gain < best_gain) {
+                                best = d;
+                                best_gain = gain;
+                            }
+                        }
+                        moves[i * n_cols + j] = best;
+                        grid.values[cell] = v + best;
+                        row_gain[i] += best_gain;
                     }
                 }
-                moves[i * n_cols + j] = best;
-                grid.values[cell] = v + best;
-                row_gain[i] += best_gain;
-            }
+            });
+            for (const double g : row_gain) total += g;
+            if (std::none_of(moves.begin(), moves.end(), [](float d) { return d != 0.0f; })) continue;
+            add_lattice_bumps(error, channels, colour, moves.data(), rows, cols, row_cells, col_cells, lattice,
+                              threads);
+            add_lattice_grams(corr, channels, colour, moves.data(), row_gram, col_gram, rows.n_cells, cols.n_cells,
+                              lattice, n_rows, n_cols, threads);
         }
-    });
-    double total = 0.0;
-    for (const double g : row_gain) total += g;
-    if (std::any_of(moves.begin(), moves.end(), [](float d) { return d != 0.0f; }))
-        add_lattice_bumps(error, channels, colour, moves.data(), rows, cols, row_cells, col_cells, lattice, threads);
     return total;
 }
 

@@ -1,7 +1,9 @@
-// The lossy encoder's rate-distortion sweeps (inr/codec/rdo.py) on one sub-lattice of a
-// latent grid: cells (a + i * stride, b + j * stride). A cell's bump on the picture is the
-// product of its row and column weights; the pixel taps (inr/codec/layout.py) give, for
-// each pixel along an axis, the cells that reach it and their weights.
+// The lossy encoder's rate-distortion sweeps (inr/codec/rdo.py) over one channel of a
+// latent grid, sub-lattice by sub-lattice: cells (a + i * stride, b + j * stride). A cell's
+// bump on the picture is the product of its row and column weights; the pixel taps
+// (inr/codec/layout.py) give, for each pixel along an axis, the cells that reach it and
+// their weights. The correlations of the error with every bump are computed once per grid
+// and then kept up to date through the bumps' Gram matrices as cells move.
 #pragma once
 
 #include <cstdint>
@@ -18,11 +20,6 @@ struct PixelTaps {
     int64_t n_cells;
 };
 
-// The sub-lattice of cells (a + i * stride, b + j * stride): [n_rows, n_cols] cells.
-struct SubLattice {
-    int64_t a, b, stride;
-};
-
 // One channel's grid and its entropy model for a sweep: every array [n_cells(rows),
 // n_cells(cols)], row-major.
 struct SweepGrid {
@@ -34,11 +31,19 @@ struct SweepGrid {
     float log2_scale_min, log2_scale_max;
 };
 
-// One greedy step of the sub-lattice's cells: each moves by -1, 0 or +1, whichever lowers
-// 2 d <e, colour bump> + d^2 weight + lam (bits(v + d) - bits(v)) most (-1 tried first, a
-// move only when strictly better), where e is error [channels, H, W]; then the grid and
-// the error take the moves. Returns the sum of the chosen changes.
-double sweep_sublattice(float* error, int64_t channels, const float* colour, const SweepGrid& grid,
-                        const PixelTaps& rows, const PixelTaps& cols, const SubLattice& lattice, int threads);
+// corr[c, r, k] = <error[c], bump(r, k)> for every picture channel c and every cell (r, k)
+// of the grid: [channels, n_cells(rows), n_cells(cols)], double sums in a fixed order.
+void grid_correlations(const float* error, int64_t channels, const PixelTaps& rows, const PixelTaps& cols,
+                       double* corr, int threads);
+
+// One greedy step of every sub-lattice of one channel's grid in turn, (a, b) in row-major
+// order: each cell moves by -1, 0 or +1, whichever lowers 2 d <e, colour bump> + d^2 weight
+// + lam (bits(v + d) - bits(v)) most (-1 tried first, a move only when strictly better),
+// where <e, colour bump> = sum over c of colour[c] corr[c, cell]; then the grid, the error
+// [channels, H, W] and corr (kept equal to grid_correlations of the new error) take the
+// sub-lattice's moves before the next one. Returns the sum of the chosen changes; results
+// do not depend on the thread count.
+double sweep_channel(float* error, double* corr, int64_t channels, const float* colour, const SweepGrid& grid,
+                     const PixelTaps& rows, const PixelTaps& cols, int64_t stride, int threads);
 
 }  // namespace inr::cpu

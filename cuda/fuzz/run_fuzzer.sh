@@ -12,6 +12,7 @@ clang="${CLANGXX:-clang++-14}"
 mkdir -p "$work/corpus"
 cp -n "$root"/cuda/fuzz/corpus/* "$work/corpus/"
 "$clang" -std=c++17 -O1 -g -ffp-contract=off -DINR_CPU_VARIANT=inrdec -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+  -fsanitize-coverage-ignorelist="$root/cuda/fuzz/coverage_ignore.txt" \
   -I"$root/cuda/inrdec" -I"$root/cuda/cpu" \
   "$root/cuda/fuzz/inrdec_fuzzer.cpp" "$root/cuda/inrdec/container.cpp" "$root/cuda/inrdec/entropy.cpp" \
   "$root/cuda/inrdec/lossless_file.cpp" "$root/cuda/inrdec/taps.cpp" "$root/cuda/inrdec/inrdec.cpp" \

@@ -27,7 +27,7 @@ from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Enco
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
 from inr.codec.context_fit import context_fit_step
 from inr.codec.rdo import optimise_latents
-from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, phase_of
+from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
 from inr.codec.layout import TRANSFORMS, Layout, n_grids
 from inr.codec import wavelet
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -490,14 +490,21 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     def best_bits(name: str, candidates: Sequence[int], features: torch.Tensor) -> int:
         # The picture is skip(features) + synthesis(features): the net not being chosen
         # gives the same term for every candidate, computed once.
+        # A net whose last layer is zero adds exactly zero at every precision: one render.
         net, other = getattr(model, name), model.synthesis if name == "skip" else model.skip
         fixed = other(features)
+        weight, bias = nets[name][-1]
+        silent_mse = torch.mean((fixed.permute(2, 0, 1) - target) ** 2).item() \
+            if not (weight.any() or bias.any()) else None
         best, best_cost = candidates[-1], float("inf")
         for bits in candidates:
             layers = _quantize_net(nets[name], bits, column_shift)
-            _set_layers(net, _dequantize_net(layers, bits, column_shift))
-            picture = (net(features) + fixed).permute(2, 0, 1)
-            mse = torch.mean((picture - target) ** 2).item()
+            if silent_mse is None:
+                _set_layers(net, _dequantize_net(layers, bits, column_shift))
+                picture = (net(features) + fixed).permute(2, 0, 1)
+                mse = torch.mean((picture - target) ** 2).item()
+            else:
+                mse = silent_mse
             flat = _flat(layers)
             cost = mse + lam * _weight_bits(flat, _best_scale(flat)) / n_pixels
             if cost < best_cost:
@@ -522,24 +529,35 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
 
 def _pick_context_bits(model: LatentModel) -> int:
     """Precision of the context weights and offsets minimising the bits of the rounded
-    latents plus the bits of the quantised weights (the precision does not touch distortion)."""
+    latents plus the bits of the quantised weights (the precision does not touch distortion).
+    The context features of each grid and channel are built once for every candidate."""
     rounded = [torch.round(y.detach()) for y in model.latents]
-    saved = [p.detach().clone() for p in model.context.parameters()], model.context_bias.detach().clone()
-    best, best_cost = _CONTEXT_BITS[-1], float("inf")
+    candidates = []
+    for bits in _CONTEXT_BITS:
+        layers = _weights_of(model.context, bits)
+        bias = quantize_weights(model.context_bias.detach().numpy(), bits, VALUE_LIMIT)
+        flat = _flat(layers)
+        candidates.append((_dequantize_net(layers, bits, np.zeros(layers[0][0].shape[1])),
+                           torch.from_numpy(bias / 2.0 ** bits).float(), _weight_bits(flat, _best_scale(flat)) + _bias_bits(bias)))
+    rates = [0.0] * len(candidates)
     with torch.no_grad():
-        for bits in _CONTEXT_BITS:
-            layers = _weights_of(model.context, bits)
-            bias = quantize_weights(saved[1].numpy(), bits, VALUE_LIMIT)
-            _set_layers(model.context, _dequantize_net(layers, bits, np.zeros(layers[0][0].shape[1])))
-            model.context_bias.copy_(torch.from_numpy(bias / 2.0 ** bits))
-            flat = _flat(layers)
-            cost = model.rate_bits_by_channel(rounded) + _weight_bits(flat, _best_scale(flat)) + _bias_bits(bias)
-            if cost < best_cost:
-                best, best_cost = bits, cost
-            for p, value in zip(model.context.parameters(), saved[0]):
-                p.copy_(value)
-            model.context_bias.copy_(saved[1])
-    return best
+        for level, y in enumerate(rounded):
+            for channel in range(y.shape[0]):
+                features = model.context_features(rounded, level, channel)[0]
+                for i, (layers, bias, _) in enumerate(candidates):
+                    params = _apply_mlp(layers, features) + bias[level, channel]
+                    rates[i] += float(laplace_bits(y[channel], params[..., 0], params[..., 1]).sum())
+    costs = [rate + weight_bits for rate, (_, _, weight_bits) in zip(rates, candidates)]
+    return _CONTEXT_BITS[costs.index(min(costs))]
+
+
+def _apply_mlp(layers: List[Tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
+    """The linear layers (weight, bias) with a ReLU between consecutive ones, as `_mlp` builds them."""
+    for i, (w, b) in enumerate(layers):
+        x = torch.nn.functional.linear(x, w, b)
+        if i < len(layers) - 1:
+            x = torch.relu(x)
+    return x
 
 
 def _weight_bits(values: np.ndarray, scale_index: int) -> int:

@@ -11,9 +11,12 @@ pyramid level is swept in 16 interleaved sub-lattices (one at level 0, where a b
 single pixel), every sub-lattice updated at once, exactly for the distortion. The bumps of
 one wavelet band are nearly orthogonal, so a band is swept in 4 sub-lattices (every other
 cell along each axis), nearly exactly. The context parameters are refreshed once per grid
-and channel (changes of a neighbour's context are ignored, as in RDOQ). Each sub-lattice's step
-runs in C++ (cuda/cpu/lattice_sweep.cpp: the correlations of that sub-lattice's cells
-only, the bumps of the cells that moved only); its PyTorch twin stays here for the tests.
+and channel (changes of a neighbour's context are ignored, as in RDOQ). The correlations of
+the error with every bump of a grid are computed once per sweep of that grid; a move by d
+of a cell then changes the correlation of every cell by d <v, v'> G_rows G_cols (the Gram
+matrices of the bumps along each axis, banded), so they are kept up to date instead of
+recomputed for each sub-lattice. Both steps run in C++ (cuda/cpu/lattice_sweep.cpp); their
+PyTorch twins stay here for the tests.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from inr.codec.container import native_codec
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, _is_identity, interpolate, laplace_bits
 from inr.codec.tables import LOG2_SCALE_MIN
 
-__all__ = ["optimise_latents", "sweep_sublattice"]
+__all__ = ["grid_correlations", "optimise_latents", "sweep_channel"]
 
 _STRIDE = 4     # bicubic bumps of cells this far apart along an axis do not overlap
 _WAVELET_STRIDE = 2   # wavelet bumps of one band are nearly orthogonal: update every other cell at once
@@ -44,11 +47,6 @@ def _adjoint(picture: torch.Tensor, rows, cols, shape) -> torch.Tensor:
     return out
 
 
-def _lattice_correlations_twin(picture: torch.Tensor, rows, cols, shape: Tuple[int, int], a: int, b: int,
-                               stride: int) -> torch.Tensor:
-    return _adjoint(picture, rows, cols, shape)[a::stride, b::stride]
-
-
 def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: torch.Tensor, rows, cols,
                             shape: Tuple[int, int], a: int, b: int, stride: int) -> None:
     delta = moves.new_zeros(shape)
@@ -56,43 +54,69 @@ def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: to
     error += colour[:, None, None] * interpolate(delta[None], rows, cols)
 
 
-def sweep_sublattice(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
-                     log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
-                     stride: int, threads: Optional[int] = None) -> float:
-    """One greedy step of the cells (a::stride, b::stride) of one channel's grid `values`
-    [h, w] (moved in place by -1, 0 or +1, whichever lowers the squared error plus lam
-    bits most; `error` [C, H, W] follows in place), in C++ (cuda/cpu/lattice_sweep.cpp:
-    only that sub-lattice's correlations, only the moved cells' bumps). Returns the summed
-    change of SSE + lam * bits, the same for every thread count (None: torch's).
-    `_sweep_sublattice_twin` is its twin."""
-    (ri, rw), (ci, cw) = rows, cols
-    return native_codec().sweep_sublattice(
-        error.numpy(), colour.contiguous().numpy(), values.numpy(), mean.contiguous().numpy(),
+def _taps_numpy(taps):
+    index, weight = taps
+    return index.numpy(), weight.numpy()
+
+
+def grid_correlations(error: torch.Tensor, rows, cols, shape: Tuple[int, int],
+                      threads: Optional[int] = None) -> torch.Tensor:
+    """[C, h, w] float64: the correlation of each channel of `error` [C, H, W] with every
+    cell's bump, in C++ (the same for every thread count; None: torch's threads).
+    `_grid_correlations_twin` is its twin."""
+    corr = torch.empty(error.shape[0], *shape, dtype=torch.float64)
+    native_codec().grid_correlations(error.contiguous().numpy(), *_taps_numpy(rows), *_taps_numpy(cols),
+                                     corr.numpy(), threads or torch.get_num_threads())
+    return corr
+
+
+def _grid_correlations_twin(error: torch.Tensor, rows, cols, shape: Tuple[int, int],
+                            threads: Optional[int] = None) -> torch.Tensor:
+    rows64, cols64 = (rows[0], rows[1].double()), (cols[0], cols[1].double())
+    return torch.stack([_adjoint(plane.double(), rows64, cols64, shape) for plane in error])
+
+
+def sweep_channel(error: torch.Tensor, corr: torch.Tensor, colour: torch.Tensor, values: torch.Tensor,
+                  mean: torch.Tensor, log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols,
+                  stride: int, threads: Optional[int] = None) -> float:
+    """One greedy step of every sub-lattice (a::stride, b::stride) of one channel's grid
+    `values` [h, w] in turn (cells moved in place by -1, 0 or +1, whichever lowers the
+    squared error plus lam bits most), in C++ (cuda/cpu/lattice_sweep.cpp). `error`
+    [C, H, W] and `corr` (`grid_correlations` of the error) follow the moves in place.
+    Returns the summed change of SSE + lam * bits, the same for every thread count (None:
+    torch's). `_sweep_channel_twin` is its twin."""
+    return native_codec().sweep_channel(
+        error.numpy(), corr.numpy(), colour.contiguous().numpy(), values.numpy(), mean.contiguous().numpy(),
         log2_scale.contiguous().numpy(), weight.contiguous().numpy(), float(lam), LOG2_SCALE_MIN, _LOG2_SCALE_MAX,
-        ri.numpy(), rw.numpy(), ci.numpy(), cw.numpy(), a, b, stride, threads or torch.get_num_threads())
+        *_taps_numpy(rows), *_taps_numpy(cols), stride, threads or torch.get_num_threads())
 
 
-def _sweep_sublattice_twin(error: torch.Tensor, colour: torch.Tensor, values: torch.Tensor, mean: torch.Tensor,
-                           log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols, a: int, b: int,
-                           stride: int, threads: Optional[int] = None) -> float:
-    # `threads` is taken for the native signature; the twin runs on torch's threads.
-    cells = (slice(a, None, stride), slice(b, None, stride))
-    projected = torch.einsum("c,chw->hw", colour, error)
-    corr = _lattice_correlations_twin(projected, rows, cols, values.shape, a, b, stride)
-    value, m, s = values[cells], mean[cells], log2_scale[cells]
-    bits = laplace_bits(value, m, s)
-    best = torch.zeros_like(value)
-    best_gain = torch.zeros_like(value)
-    for d in (-1.0, 1.0):
-        gain = 2 * d * corr + weight[cells] + lam * (laplace_bits(value + d, m, s) - bits)
-        better = gain < best_gain
-        best = torch.where(better, torch.full_like(value, d), best)
-        best_gain = torch.where(better, gain, best_gain)
-    if not bool((best != 0).any()):
-        return 0.0
-    values[cells] += best
-    _add_lattice_bumps_twin(error, colour, best, rows, cols, values.shape, a, b, stride)
-    return float(best_gain.sum())
+def _sweep_channel_twin(error: torch.Tensor, corr: torch.Tensor, colour: torch.Tensor, values: torch.Tensor,
+                        mean: torch.Tensor, log2_scale: torch.Tensor, weight: torch.Tensor, lam: float, rows, cols,
+                        stride: int, threads: Optional[int] = None) -> float:
+    # `threads` is taken for the native signature; the twin runs on torch's threads. It
+    # recomputes the correlations from the new error where the native code updates them.
+    total = 0.0
+    for a in range(stride):
+        for b in range(stride):
+            cells = (slice(a, None, stride), slice(b, None, stride))
+            correlation = torch.einsum("c,chw->hw", colour.double(), corr[(slice(None),) + cells]).float()
+            value, m, s = values[cells], mean[cells], log2_scale[cells]
+            bits = laplace_bits(value, m, s)
+            best = torch.zeros_like(value)
+            best_gain = torch.zeros_like(value)
+            for d in (-1.0, 1.0):
+                gain = 2 * d * correlation + weight[cells] + lam * (laplace_bits(value + d, m, s) - bits)
+                better = gain < best_gain
+                best = torch.where(better, torch.full_like(value, d), best)
+                best_gain = torch.where(better, gain, best_gain)
+            total += float(best_gain.double().sum())
+            if not bool((best != 0).any()):
+                continue
+            values[cells] += best
+            _add_lattice_bumps_twin(error, colour, best, rows, cols, values.shape, a, b, stride)
+            corr.copy_(_grid_correlations_twin(error, rows, cols, values.shape))
+    return total
 
 
 def _bump_energy(taps, n_cells: int) -> torch.Tensor:
@@ -134,14 +158,13 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
     identity = _is_identity(grid, (rows, cols))
     energy = torch.ones(h, w) if identity else _bump_energy(rows, h)[:, None] * _bump_energy(cols, w)[None, :]
     stride = 1 if identity else _WAVELET_STRIDE if model.layout.transform == "wavelet" else _STRIDE
+    corr = grid_correlations(error, rows, cols, (h, w), threads)
     total = 0.0
     for channel in range(k_channels):
         params = model.channel_params(latents, level, channel)
         mean, log2_scale = params[..., 0], params[..., 1]
         colour = colours[:, model.layout.slots[level] * k_channels + channel]  # [C]
         weight = float((colour * colour).sum()) * energy                  # d^2 coefficient of the SSE
-        for a in range(stride):
-            for b in range(stride):
-                total += sweep_sublattice(error, colour, grid[channel], mean, log2_scale, weight, lam, rows, cols,
-                                          a, b, stride, threads)
+        total += sweep_channel(error, corr, colour, grid[channel], mean, log2_scale, weight, lam, rows, cols, stride,
+                               threads)
     return total
