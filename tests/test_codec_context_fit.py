@@ -1,8 +1,10 @@
-"""The encoder's native context-fit step (inr.codec.context_fit) against its autograd twin."""
+"""The encoder's native context kernels (inr.codec.context_fit) against their PyTorch twins:
+the fit step against autograd, the Laplace parameters of a grid's channel against
+`LatentModel.channel_params`."""
 import pytest
 import torch
 
-from inr.codec.context_fit import context_fit_step, context_fit_step_twin
+from inr.codec.context_fit import channel_params, context_fit_step, context_fit_step_twin
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel
 from inr.codec.tables import LOG2_SCALE_MIN
 
@@ -67,3 +69,34 @@ def test_step_is_the_same_for_every_thread_count():
         torch.set_num_threads(previous)
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+
+
+@pytest.mark.parametrize("transform", ["wavelet", "pyramid"])
+def test_native_channel_params_equal_the_model(transform):
+    """Every grid (with and without a parent, odd sizes) and channel, with the context shift
+    of the encoder; the same bytes on 1 and 3 threads; candidate weights and offset in place
+    of the model's."""
+    torch.manual_seed(3)
+    model = LatentModel(29, 43, 3, 4, hidden=(8,), context_hidden=24, transform=transform)
+    with torch.no_grad():
+        for p in model.context.parameters():
+            p.normal_(0, 0.4)
+        model.context_bias.normal_(0, 1)
+    model.context_shift = [level % 3 for level in range(model.n_grids)]
+    latents = [torch.round(torch.randn(y.shape) * 3) for y in model.latents]
+    with torch.no_grad():
+        for level in range(model.n_grids):
+            for channel in range(3):
+                expected = model.channel_params(latents, level, channel)
+                runs = [channel_params(model, latents, level, channel, threads=t) for t in (1, 3)]
+                torch.testing.assert_close(runs[0], expected, rtol=1e-5, atol=1e-5)
+                assert torch.equal(runs[0], runs[1])
+        first, _, last = model.context
+        layers = [(first.weight * 0.5, first.bias + 0.1), (last.weight * 2, last.bias)]
+        bias = torch.tensor([0.25, -1.5])
+        got = channel_params(model, latents, 2, 1, layers, bias)
+        for module, (w, b) in zip((first, last), layers):
+            module.weight.copy_(w)
+            module.bias.copy_(b)
+        model.context_bias[2, 1] = bias
+        torch.testing.assert_close(got, model.channel_params(latents, 2, 1), rtol=1e-5, atol=1e-5)

@@ -35,19 +35,34 @@ inline float dot(const float* a, const float* b, int64_t n) {
     return sum;
 }
 
-// out[k] = dot(a, b + k * stride, n) for k < count <= 8, the sums interleaved so that
-// they do not wait on each other.
-inline void dots(const float* a, const float* b, int64_t stride, int count, int64_t n, float* out) {
-    float lane[8][8] = {};
+// out[k] = dot(a, b + k * stride, n) for k < Count, the sums interleaved so that they do not
+// wait on each other (Count fixed at compile time: the lanes stay in registers).
+template <int Count>
+inline void dots(const float* a, const float* b, int64_t stride, int64_t n, float* out) {
+    float lane[Count][8] = {};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < count; ++k)
+        for (int k = 0; k < Count; ++k)
             for (int l = 0; l < 8; ++l) lane[k][l] += a[i + l] * b[k * stride + i + l];
-    for (int k = 0; k < count; ++k) {
+    for (int k = 0; k < Count; ++k) {
         float sum = 0.0f;
         for (int l = 0; l < 8; ++l) sum += lane[k][l];
         for (int64_t r = i; r < n; ++r) sum += a[r] * b[k * stride + r];
         out[k] = sum;
+    }
+}
+
+// dots<count> for a count from 1 to 8 known at run time.
+inline void dots(const float* a, const float* b, int64_t stride, int count, int64_t n, float* out) {
+    switch (count) {
+        case 1: return dots<1>(a, b, stride, n, out);
+        case 2: return dots<2>(a, b, stride, n, out);
+        case 3: return dots<3>(a, b, stride, n, out);
+        case 4: return dots<4>(a, b, stride, n, out);
+        case 5: return dots<5>(a, b, stride, n, out);
+        case 6: return dots<6>(a, b, stride, n, out);
+        case 7: return dots<7>(a, b, stride, n, out);
+        default: return dots<8>(a, b, stride, n, out);
     }
 }
 
@@ -62,16 +77,26 @@ inline float total(const float* a, int64_t n) {
     return sum;
 }
 
-// hj[i] = relu(bias + sum_f wj[f] * xt[f * m + i]) for the m cells (row by row of xt, the
-// row of h staying in the L1 cache).
+// hj[i] = relu(bias + sum_f wj[f] * xt[f * m + i]) for the m cells, summed over f in order;
+// 32 cells at a time stay in registers across the features.
 inline void hidden_row(const float* xt, int64_t m, int nf, const float* wj, float bias, float* hj) {
-    std::fill(hj, hj + m, bias);
-    for (int f = 0; f < nf; ++f) {
-        const float w = wj[f];
-        const float* xf = xt + f * m;
-        for (int64_t i = 0; i < m; ++i) hj[i] += w * xf[i];
+    constexpr int kCells = 32;
+    int64_t i = 0;
+    for (; i + kCells <= m; i += kCells) {
+        float acc[kCells];
+        for (int l = 0; l < kCells; ++l) acc[l] = bias;
+        for (int f = 0; f < nf; ++f) {
+            const float w = wj[f];
+            const float* xf = xt + f * m + i;
+            for (int l = 0; l < kCells; ++l) acc[l] += w * xf[l];
+        }
+        for (int l = 0; l < kCells; ++l) hj[i + l] = std::max(acc[l], 0.0f);
     }
-    for (int64_t i = 0; i < m; ++i) hj[i] = std::max(hj[i], 0.0f);
+    for (; i < m; ++i) {
+        float acc = bias;
+        for (int f = 0; f < nf; ++f) acc += wj[f] * xt[f * m + i];
+        hj[i] = std::max(acc, 0.0f);
+    }
 }
 
 // A thread's buffers for blocks of up to kBlock cells.
@@ -140,7 +165,78 @@ void run_block(const ContextFitArgs& a, int64_t begin, int64_t end, Workspace& w
     }
 }
 
+// The sum over a parent row's taps of every parent column: [height, parent_width].
+std::vector<float> parent_rows(const ContextParamsArgs& a) {
+    std::vector<float> across(static_cast<size_t>(a.height * a.parent_width));
+    parallel_for(a.height, a.threads, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+            float* out = across.data() + r * a.parent_width;
+            std::fill(out, out + a.parent_width, 0.0f);
+            for (int t = 0; t < a.parent_row_taps; ++t) {
+                const float w = a.parent_row_weight[r * a.parent_row_taps + t];
+                const float* line = a.parent + a.parent_row_index[r * a.parent_row_taps + t] * a.parent_width;
+                for (int64_t x = 0; x < a.parent_width; ++x)
+                    out[x] += w * (a.parent_magnitude ? std::fabs(line[x]) : line[x]);
+            }
+        }
+    });
+    return across;
+}
+
+// Feature-major features of cells [begin, end) (row-major cell order) into xt [nf, m].
+void cell_features(const ContextParamsArgs& a, const std::vector<float>& across, int64_t begin, int64_t end,
+                   float* xt) {
+    static constexpr int kNeighbours[2][4][2] = {{{-1, -1}, {-1, 1}, {1, -1}, {1, 1}},
+                                                 {{-1, 0}, {1, 0}, {0, -1}, {0, 1}}};
+    const int64_t m = end - begin, plane = a.height * a.width;
+    const int nf = 9 + static_cast<int>(a.channels);
+    std::fill(xt, xt + nf * m, 0.0f);
+    const float* grid = a.grid + a.channel * plane;
+    for (int64_t i = 0; i < m; ++i) {
+        const int64_t cell = begin + i, r = cell / a.width, c = cell % a.width;
+        const int phase = (r % 2 == 0 && c % 2 == 0) ? 0 : (r % 2 == 1 && c % 2 == 1) ? 1 : 2;
+        if (phase > 0)
+            for (int k = 0; k < 4; ++k) {
+                const int64_t rr = r + kNeighbours[phase - 1][k][0], cc = c + kNeighbours[phase - 1][k][1];
+                if (rr >= 0 && rr < a.height && cc >= 0 && cc < a.width) xt[k * m + i] = a.unit * grid[rr * a.width + cc];
+            }
+        if (a.parent != nullptr) {
+            const float* line = across.data() + r * a.parent_width;
+            float sum = 0.0f;
+            for (int t = 0; t < a.parent_col_taps; ++t)
+                sum += a.parent_col_weight[c * a.parent_col_taps + t] * line[a.parent_col_index[c * a.parent_col_taps + t]];
+            xt[4 * m + i] = a.unit * sum;
+        }
+        if (a.channel > 0) xt[5 * m + i] = a.unit * a.grid[cell];
+        xt[(6 + phase) * m + i] = 1.0f;
+        xt[(9 + a.channel) * m + i] = 1.0f;
+    }
+}
+
 }  // namespace
+
+void context_params(const ContextParamsArgs& a) {
+    const std::vector<float> across = a.parent != nullptr ? parent_rows(a) : std::vector<float>();
+    const int nf = 9 + static_cast<int>(a.channels), nh = a.hidden;
+    const int64_t n = a.height * a.width, n_blocks = (n + kBlock - 1) / kBlock;
+    parallel_for(n_blocks, a.threads, [&](int64_t first, int64_t last) {
+        std::vector<float> xt(static_cast<size_t>(nf * kBlock)), h(static_cast<size_t>(nh * kBlock)), sum(kBlock);
+        for (int64_t k = first; k < last; ++k) {
+            const int64_t begin = k * kBlock, end = std::min(n, begin + kBlock), m = end - begin;
+            cell_features(a, across, begin, end, xt.data());
+            for (int j = 0; j < nh; ++j) hidden_row(xt.data(), m, nf, a.w1 + j * nf, a.b1[j], h.data() + j * m);
+            for (int out = 0; out < 2; ++out) {
+                std::fill(sum.begin(), sum.begin() + m, 0.0f);
+                for (int j = 0; j < nh; ++j) {
+                    const float w = a.w2[out * nh + j];
+                    const float* hj = h.data() + j * m;
+                    for (int64_t i = 0; i < m; ++i) sum[i] += w * hj[i];
+                }
+                for (int64_t i = 0; i < m; ++i) a.params[2 * (begin + i) + out] = (sum[i] + a.b2[out]) + a.bias[out];
+            }
+        }
+    });
+}
 
 double context_fit_step(const ContextFitArgs& a) {
     const int64_t n_grad = int64_t{a.hidden} * a.n_features + a.hidden + 2 * a.hidden + 2 + 2 * a.n_slots;

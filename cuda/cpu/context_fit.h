@@ -41,4 +41,39 @@ struct ContextFitArgs {
 // order, so they do not depend on the thread count.
 double context_fit_step(const ContextFitArgs& args);
 
+// The context model's (mean, log2_scale) of every cell of one channel of a latent grid
+// (inr.codec.latents.LatentModel.channel_params), its features built in place: the four
+// neighbours of the cell's phase, the parent interpolated at the cell, the co-located
+// cell of channel 0 (channels above 0), each times `unit`, then the phase and channel
+// one-hots; n_features = 9 + channels.
+struct ContextParamsArgs {
+    const float* grid;  // [channels, height, width]: the level's latents
+    int64_t channels, height, width;
+    int channel;
+    // The parent plane of `channel` [parent_height, parent_width] (nullptr: none) and its
+    // taps at this grid's cells: row r reads parent rows row_index[r * row_taps + t] with
+    // weights row_weight[...], column c likewise.
+    const float* parent;
+    int64_t parent_height, parent_width;
+    const int64_t* parent_row_index;
+    const float* parent_row_weight;
+    int parent_row_taps;
+    const int64_t* parent_col_index;
+    const float* parent_col_weight;
+    int parent_col_taps;
+    bool parent_magnitude;  // the parent enters as |value|
+    float unit;             // 2^-context_shift of the level
+    int hidden;
+    const float* w1;    // [hidden, n_features]
+    const float* b1;    // [hidden]
+    const float* w2;    // [2, hidden]
+    const float* b2;    // [2]
+    const float* bias;  // [2]: the offset of this grid and channel
+    float* params;      // [height, width, 2], written
+    int threads;
+};
+
+// Every cell is computed on its own, so the result does not depend on the thread count.
+void context_params(const ContextParamsArgs& args);
+
 }  // namespace inr::cpu

@@ -9,19 +9,40 @@ namespace inr::cpu {
 
 namespace baseline {
 double context_fit_step(const ContextFitArgs&);
+void context_params(const ContextParamsArgs&);
 }
 #if defined(INR_HAVE_AVX2_VARIANT)
 namespace avx2 {
 double context_fit_step(const ContextFitArgs&);
+void context_params(const ContextParamsArgs&);
 }
 #endif
 
-double context_fit_step(const ContextFitArgs& args) {
+namespace {
+
+bool use_avx2() {
 #if defined(INR_HAVE_AVX2_VARIANT)
     static const bool avx2 = std::strcmp(instruction_set(), "avx2") == 0;
-    if (avx2) return avx2::context_fit_step(args);
+    return avx2;
+#else
+    return false;
+#endif
+}
+
+}  // namespace
+
+double context_fit_step(const ContextFitArgs& args) {
+#if defined(INR_HAVE_AVX2_VARIANT)
+    if (use_avx2()) return avx2::context_fit_step(args);
 #endif
     return baseline::context_fit_step(args);
+}
+
+void context_params(const ContextParamsArgs& args) {
+#if defined(INR_HAVE_AVX2_VARIANT)
+    if (use_avx2()) return avx2::context_params(args);
+#endif
+    baseline::context_params(args);
 }
 
 }  // namespace inr::cpu

@@ -1,10 +1,11 @@
-"""One step of the lossy encoder's context-model fit: the code length of a batch of latent
-cells under the context MLP and its gradient for every context weight, in C++
-(cuda/cpu/context_fit.cpp) without an autograd graph. `context_fit_step_twin` is the same
-step through autograd, for the tests."""
+"""The lossy encoder's context-model kernels in C++ (cuda/cpu/context_fit.cpp): one step of
+the fit (the code length of a batch of latent cells under the context MLP and its gradient
+for every context weight, without an autograd graph; `context_fit_step_twin` is the same
+step through autograd, for the tests) and the Laplace parameters of every cell of a grid's
+channel (`channel_params`, whose twin is `LatentModel.channel_params`)."""
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 
@@ -12,7 +13,7 @@ from inr.codec.container import native_codec
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, laplace_bits
 from inr.codec.tables import LOG2_SCALE_MIN
 
-__all__ = ["context_fit_step", "context_fit_step_twin"]
+__all__ = ["channel_params", "context_fit_step", "context_fit_step_twin"]
 
 
 def _parameters(model: LatentModel) -> List[torch.Tensor]:
@@ -48,3 +49,30 @@ def context_fit_step_twin(model: LatentModel, features: torch.Tensor, values: to
     loss = laplace_bits(values, params[:, 0], params[:, 1]).sum() * factor
     loss.backward()
     return float(loss.detach())
+
+
+def channel_params(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
+                   layers: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None,
+                   bias: Optional[torch.Tensor] = None, threads: Optional[int] = None) -> torch.Tensor:
+    """Context model output (mean, log2-scale) of every cell of one channel of a grid:
+    [h, w, 2], features and MLP in one native pass. `layers` [(w1, b1), (w2, b2)] and
+    `bias` [2] stand in for the model's context weights and the grid's offset (the
+    encoder's candidate precisions). The same for every thread count (`threads`, None:
+    torch's); its twin is `LatentModel.channel_params`."""
+    first, _, last = model.context
+    (w1, b1), (w2, b2) = layers or [(first.weight, first.bias), (last.weight, last.bias)]
+    bias = model.context_bias[level, channel] if bias is None else bias
+    grid = latents[level].detach().float().contiguous()
+    parent = model.layout.grids[level].parent
+    if parent is None:
+        parent_plane, taps = None, [None] * 4
+    else:
+        parent_plane = latents[parent][channel].detach().float().contiguous().numpy()
+        (row_index, row_weight), (col_index, col_weight) = model._parent_taps[level]
+        taps = [row_index.numpy(), row_weight.numpy(), col_index.numpy(), col_weight.numpy()]
+    params = torch.empty(*grid.shape[1:], 2)
+    w1, b1, w2, b2, bias = (t.detach().float().contiguous().numpy() for t in (w1, b1, w2, b2, bias))
+    native_codec().context_params(grid.numpy(), channel, parent_plane, *taps, model.layout.parent_magnitude,
+                                  2.0 ** -model.context_shift[level], w1, b1, w2, b2, bias, params.numpy(),
+                                  threads or torch.get_num_threads())
+    return params

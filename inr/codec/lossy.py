@@ -25,7 +25,7 @@ from inr._threads import torch_threads
 from inr.codec.container import FORMAT_VERSION, FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
-from inr.codec.context_fit import context_fit_step
+from inr.codec.context_fit import channel_params, context_fit_step
 from inr.codec.rdo import optimise_latents
 from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
 from inr.codec.layout import TRANSFORMS, Layout, n_grids
@@ -527,10 +527,9 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     return skip_bits, synthesis_bits
 
 
-def _pick_context_bits(model: LatentModel) -> int:
+def _pick_context_bits(model: LatentModel, native_threads: Optional[int] = None) -> int:
     """Precision of the context weights and offsets minimising the bits of the rounded
-    latents plus the bits of the quantised weights (the precision does not touch distortion).
-    The context features of each grid and channel are built once for every candidate."""
+    latents plus the bits of the quantised weights (the precision does not touch distortion)."""
     rounded = [torch.round(y.detach()) for y in model.latents]
     candidates = []
     for bits in _CONTEXT_BITS:
@@ -543,21 +542,11 @@ def _pick_context_bits(model: LatentModel) -> int:
     with torch.no_grad():
         for level, y in enumerate(rounded):
             for channel in range(y.shape[0]):
-                features = model.context_features(rounded, level, channel)[0]
                 for i, (layers, bias, _) in enumerate(candidates):
-                    params = _apply_mlp(layers, features) + bias[level, channel]
+                    params = channel_params(model, rounded, level, channel, layers, bias[level, channel], native_threads)
                     rates[i] += float(laplace_bits(y[channel], params[..., 0], params[..., 1]).sum())
     costs = [rate + weight_bits for rate, (_, _, weight_bits) in zip(rates, candidates)]
     return _CONTEXT_BITS[costs.index(min(costs))]
-
-
-def _apply_mlp(layers: List[Tuple[torch.Tensor, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
-    """The linear layers (weight, bias) with a ReLU between consecutive ones, as `_mlp` builds them."""
-    for i, (w, b) in enumerate(layers):
-        x = torch.nn.functional.linear(x, w, b)
-        if i < len(layers) - 1:
-            x = torch.relu(x)
-    return x
 
 
 def _weight_bits(values: np.ndarray, scale_index: int) -> int:
@@ -635,7 +624,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     _train(model, target, lam, preset, progress, native_threads)
     column_shift = _column_shift(model, shifts)
     skip_bits, synthesis_bits = _pick_precisions(model, target, lam, column_shift)
-    context_bits = _pick_context_bits(model)
+    context_bits = _pick_context_bits(model, native_threads)
     skip = _quantize_net(model.folded_layers(model.skip), skip_bits, column_shift)
     context = _weights_of(model.context, context_bits)
     synthesis = _quantize_net(model.folded_layers(model.synthesis), synthesis_bits, column_shift)

@@ -25,6 +25,7 @@ from typing import Callable, Optional, Tuple
 import torch
 
 from inr.codec.container import native_codec
+from inr.codec.context_fit import channel_params
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, _is_identity, interpolate, laplace_bits
 from inr.codec.tables import LOG2_SCALE_MIN
 
@@ -161,7 +162,7 @@ def _sweep_level(model: LatentModel, latents, level: int, error: torch.Tensor, c
     corr = grid_correlations(error, rows, cols, (h, w), threads)
     total = 0.0
     for channel in range(k_channels):
-        params = model.channel_params(latents, level, channel)
+        params = channel_params(model, latents, level, channel, threads=threads)
         mean, log2_scale = params[..., 0], params[..., 1]
         colour = colours[:, model.layout.slots[level] * k_channels + channel]  # [C]
         weight = float((colour * colour).sum()) * energy                  # d^2 coefficient of the SSE
