@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from inr.codec.latents import LatentModel, interpolate
+from inr.codec.latents import LatentModel, interpolate, render_bumps
 from inr.codec.rdo import (_adjoint, _bump_energy, _grid_correlations_twin, _sweep_channel_twin, grid_correlations,
                            optimise_latents, sweep_channel)
 
@@ -31,6 +31,23 @@ def test_adjoint_is_the_transpose_of_interpolation(level):
     forward = interpolate(cells[None], rows64, cols64)[0]
     assert torch.allclose((forward * picture).sum(), (cells * _adjoint(picture, rows64, cols64, (h, w))).sum(),
                           rtol=1e-12)
+
+
+@pytest.mark.parametrize("transform", ["wavelet", "pyramid"])
+def test_native_bumps_equal_interpolate(transform):
+    """Every grid of odd-sized layouts, three channels; the same bytes on 1 and 3 threads;
+    the model's features take the native path without gradients and equal the torch path."""
+    model = _model(23, 37, 4, transform=transform)
+    latents = [torch.round(torch.randn(y.shape) * 3) for y in model.latents]
+    for y, (rows, cols) in zip(latents, model._pixel_taps):
+        expected = interpolate(y, rows, cols)
+        runs = [render_bumps(y, rows, cols, threads) for threads in (1, 3)]
+        torch.testing.assert_close(runs[0], expected, rtol=1e-5, atol=1e-5)
+        assert torch.equal(runs[0], runs[1])
+    with torch.no_grad():
+        native = model.features(latents)
+    grad_latents = [y.clone().requires_grad_() for y in latents]
+    torch.testing.assert_close(native, model.features(grad_latents).detach(), rtol=1e-5, atol=1e-6)
 
 
 def _sweep_case(transform: str, level: int):

@@ -39,12 +39,27 @@ inr::cpu::PixelTaps make_taps(const index_array& index, const weight_array& weig
 void require_picture(size_t channels, size_t height, size_t width, const inr::cpu::PixelTaps& rows,
                      const inr::cpu::PixelTaps& cols) {
     require(channels > 0 && height == static_cast<size_t>(rows.n_pixels) && width == static_cast<size_t>(cols.n_pixels),
-            "error must be [C, row pixels, column pixels] with C >= 1");
+            "pictures must be [C, row pixels, column pixels] with C >= 1");
 }
 
 }  // namespace
 
 void bind_encoder(nb::module_& m) {
+    m.def(
+        "render_bumps",
+        [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> grid, index_array row_index,
+           weight_array row_weight, index_array col_index, weight_array col_weight,
+           nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> out, int threads) {
+            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(grid.shape(1)), "row");
+            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(grid.shape(2)), "column");
+            require_picture(out.shape(0), out.shape(1), out.shape(2), rows, cols);
+            require(out.shape(0) == grid.shape(0), "out must be [K, row pixels, column pixels] for a [K, h, w] grid");
+            nb::gil_scoped_release release;
+            inr::cpu::render_bumps(grid.data(), static_cast<int64_t>(grid.shape(0)), rows, cols, out.data(),
+                                   threads < 1 ? 1 : threads);
+        },
+        "grid"_a, "row_index"_a, "row_weight"_a, "col_index"_a, "col_weight"_a, "out"_a.noconvert(), "threads"_a = 1,
+        "Fills out [K, H, W] with the grid's bumps summed at every pixel (rows first, sums in tap order).");
     m.def(
         "grid_correlations",
         [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> error, index_array row_index,

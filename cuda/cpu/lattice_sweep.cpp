@@ -131,6 +131,30 @@ void add_lattice_bumps(float* error, int64_t channels, const float* colour, cons
 
 }  // namespace
 
+void render_bumps(const float* grid, int64_t channels, const PixelTaps& rows, const PixelTaps& cols, float* out,
+                  int threads) {
+    const int64_t height = rows.n_pixels, width = cols.n_pixels, n_cols = cols.n_cells;
+    const int64_t cells = rows.n_cells * n_cols;
+    parallel_for(channels * height, threads, [&](int64_t begin, int64_t end) {
+        std::vector<float> across(static_cast<size_t>(n_cols));
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t k = task / height, y = task % height;
+            std::fill(across.begin(), across.end(), 0.0f);
+            for (int t = 0; t < rows.taps; ++t) {
+                const float w = rows.weight[y * rows.taps + t];
+                const float* line = grid + k * cells + rows.index[y * rows.taps + t] * n_cols;
+                for (int64_t c = 0; c < n_cols; ++c) across[c] += w * line[c];
+            }
+            float* row = out + (k * height + y) * width;
+            for (int64_t x = 0; x < width; ++x) {
+                float sum = 0.0f;
+                for (int s = 0; s < cols.taps; ++s) sum += cols.weight[x * cols.taps + s] * across[cols.index[x * cols.taps + s]];
+                row[x] = sum;
+            }
+        }
+    });
+}
+
 void grid_correlations(const float* error, int64_t channels, const PixelTaps& rows, const PixelTaps& cols,
                        double* corr, int threads) {
     const CellTaps row_cells(rows);

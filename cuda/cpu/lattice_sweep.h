@@ -31,6 +31,13 @@ struct SweepGrid {
     float log2_scale_min, log2_scale_max;
 };
 
+// out[k, y, x] = sum over the taps t of row y and s of column x of row weight(y, t) column
+// weight(x, s) grid[k, row cell(y, t), column cell(x, s)]: the bumps of a [channels, rows,
+// columns] grid summed at every pixel (inr.codec.latents.interpolate), rows first, each
+// sum in tap order.
+void render_bumps(const float* grid, int64_t channels, const PixelTaps& rows, const PixelTaps& cols, float* out,
+                  int threads);
+
 // corr[c, r, k] = <error[c], bump(r, k)> for every picture channel c and every cell (r, k)
 // of the grid: [channels, n_cells(rows), n_cells(cols)], double sums in a fixed order.
 void grid_correlations(const float* error, int64_t channels, const PixelTaps& rows, const PixelTaps& cols,

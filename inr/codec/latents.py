@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from inr._clamp import clamp
+from inr.codec.container import native_codec
 from inr.codec.fixed import ONE, TAP_BITS
 from inr.codec.layout import Layout
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -90,6 +91,15 @@ def interpolate(grid: torch.Tensor, rows, cols) -> torch.Tensor:
     (ri, rw), (ci, cw) = rows, cols
     across = (grid[:, ri] * rw[None, :, :, None]).sum(2)     # [K, H, w]
     return (across[:, :, ci] * cw[None, None]).sum(-1)       # [K, H, W]
+
+
+def render_bumps(grid: torch.Tensor, rows, cols, threads: Optional[int] = None) -> torch.Tensor:
+    """`interpolate` in C++ (no gradient; the same for every thread count, None: torch's)."""
+    (ri, rw), (ci, cw) = rows, cols
+    out = torch.empty(grid.shape[0], ri.shape[0], ci.shape[0])
+    native_codec().render_bumps(grid.detach().float().contiguous().numpy(), ri.numpy(), rw.numpy(), ci.numpy(),
+                                cw.numpy(), out.numpy(), threads or torch.get_num_threads())
+    return out
 
 
 def _is_identity(grid: torch.Tensor, taps) -> bool:
@@ -165,16 +175,18 @@ class LatentModel(nn.Module):
             return [y + torch.empty_like(y).uniform_(-0.5, 0.5) for y in self.latents]
         return [y + (torch.round(y) - y).detach() for y in self.latents]
 
-    def render(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
+    def render(self, latents: List[torch.Tensor], rows_cols=None, threads: Optional[int] = None) -> torch.Tensor:
         """[C, H, W] picture from (quantized) latents at the native pixel grid."""
-        return self.synthesise(self.features(latents, rows_cols))
+        return self.synthesise(self.features(latents, rows_cols, threads))
 
-    def features(self, latents: List[torch.Tensor], rows_cols=None) -> torch.Tensor:
-        """[H, W, LK] per-pixel features (the latents' bumps summed per level, scaled)."""
+    def features(self, latents: List[torch.Tensor], rows_cols=None, threads: Optional[int] = None) -> torch.Tensor:
+        """[H, W, LK] per-pixel features (the latents' bumps summed per level, scaled). Without
+        gradients the bumps are rendered in C++ (`render_bumps`, on `threads`)."""
         taps = rows_cols or self._pixel_taps
+        native = not (torch.is_grad_enabled() and any(y.requires_grad for y in latents))
         slots: List[Optional[torch.Tensor]] = [None] * self.layout.n_levels
         for y, t, slot in zip(latents, taps, self.layout.slots):
-            bumps = y if _is_identity(y, t) else interpolate(y, *t)
+            bumps = y if _is_identity(y, t) else render_bumps(y, *t, threads) if native else interpolate(y, *t)
             slots[slot] = bumps if slots[slot] is None else slots[slot] + bumps
         return torch.cat(slots, dim=0).permute(1, 2, 0) * self.feature_scale
 

@@ -479,7 +479,8 @@ def _finest_skip_bits(skip, column_shift: np.ndarray) -> int:
     return int(max(0, min(16, math.floor(math.log2(VALUE_LIMIT / max(largest, 1e-9))))))
 
 
-def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, column_shift: np.ndarray) -> Tuple[int, int]:
+def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, column_shift: np.ndarray,
+                     native_threads: Optional[int] = None) -> Tuple[int, int]:
     """Weight precisions of the linear skip, then of the synthesis MLP, each minimising
     MSE + lambda * (weight bits per pixel) on the rounded latents."""
     n_pixels = target.shape[1] * target.shape[2]
@@ -515,7 +516,8 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
 
     with torch.no_grad():
         model.feature_scale.fill_(1.0)
-        features = model.features([torch.round(y.detach()) for y in model.latents])  # the same for every candidate
+        # the same for every candidate
+        features = model.features([torch.round(y.detach()) for y in model.latents], threads=native_threads)
         _set_layers(model.synthesis, nets["synthesis"])
         finest = _finest_skip_bits(nets["skip"], column_shift)
         skip_bits = best_bits("skip", range(max(0, finest - 8), finest + 1), features)
@@ -623,7 +625,7 @@ def _encode_lossy(target: torch.Tensor, lam: float, preset: Preset, max_value: i
     model.fit_context_bias()
     _train(model, target, lam, preset, progress, native_threads)
     column_shift = _column_shift(model, shifts)
-    skip_bits, synthesis_bits = _pick_precisions(model, target, lam, column_shift)
+    skip_bits, synthesis_bits = _pick_precisions(model, target, lam, column_shift, native_threads)
     context_bits = _pick_context_bits(model, native_threads)
     skip = _quantize_net(model.folded_layers(model.skip), skip_bits, column_shift)
     context = _weights_of(model.context, context_bits)

@@ -139,7 +139,7 @@ def optimise_latents(model: LatentModel, target: torch.Tensor, lam: float, sweep
     channels = target.shape[0]
     with torch.no_grad():
         latents = [y.data for y in model.latents]
-        error = (model.render(latents) - target).contiguous()   # updated in place by the native kernel
+        error = (model.render(latents, threads=threads) - target).contiguous()   # updated in place natively
         colours = model.skip.weight * model.feature_scale[None, :]          # [C, L*K]
         change = 0.0
         for sweep in range(sweeps):
