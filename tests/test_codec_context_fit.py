@@ -4,7 +4,7 @@ the fit step against autograd, the Laplace parameters of a grid's channel agains
 import pytest
 import torch
 
-from inr.codec.context_fit import channel_params, context_fit_step, context_fit_step_twin
+from inr.codec.context_fit import channel_features, channel_params, context_fit_step, context_fit_step_twin
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel
 from inr.codec.tables import LOG2_SCALE_MIN
 
@@ -75,7 +75,7 @@ def test_step_is_the_same_for_every_thread_count():
 def test_native_channel_params_equal_the_model(transform):
     """Every grid (with and without a parent, odd sizes) and channel, with the context shift
     of the encoder; the same bytes on 1 and 3 threads; candidate weights and offset in place
-    of the model's."""
+    of the model's; the features alone equal the model's."""
     torch.manual_seed(3)
     model = LatentModel(29, 43, 3, 4, hidden=(8,), context_hidden=24, transform=transform)
     with torch.no_grad():
@@ -91,6 +91,9 @@ def test_native_channel_params_equal_the_model(transform):
                 runs = [channel_params(model, latents, level, channel, threads=t) for t in (1, 3)]
                 torch.testing.assert_close(runs[0], expected, rtol=1e-5, atol=1e-5)
                 assert torch.equal(runs[0], runs[1])
+                features = model.context_features(latents, level, channel)[0].reshape(-1, 12)
+                torch.testing.assert_close(channel_features(model, latents, level, channel, threads=3), features,
+                                           rtol=1e-6, atol=1e-6)
         first, _, last = model.context
         layers = [(first.weight * 0.5, first.bias + 0.1), (last.weight * 2, last.bias)]
         bias = torch.tensor([0.25, -1.5])

@@ -42,6 +42,44 @@ void require_picture(size_t channels, size_t height, size_t width, const inr::cp
             "pictures must be [C, row pixels, column pixels] with C >= 1");
 }
 
+// The grid, channel and parent of a context call, checked (weights and outputs left unset).
+inr::cpu::ContextParamsArgs grid_args(const nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu>& grid,
+                                      int channel, const std::optional<plane_in>& parent,
+                                      const std::optional<index_array>& parent_row_index,
+                                      const std::optional<weight_array>& parent_row_weight,
+                                      const std::optional<index_array>& parent_col_index,
+                                      const std::optional<weight_array>& parent_col_weight, bool parent_magnitude,
+                                      float unit, int threads) {
+    const size_t channels = grid.shape(0), height = grid.shape(1), width = grid.shape(2);
+    require(channels > 0 && channel >= 0 && static_cast<size_t>(channel) < channels,
+            "grid must be [K, h, w] with 0 <= channel < K");
+    inr::cpu::ContextParamsArgs args{grid.data(), static_cast<int64_t>(channels), static_cast<int64_t>(height),
+                                     static_cast<int64_t>(width), channel};
+    if (parent) {
+        require(parent_row_index && parent_row_weight && parent_col_index && parent_col_weight,
+                "a parent needs its row and column taps");
+        const auto rows = make_taps(*parent_row_index, *parent_row_weight, static_cast<int64_t>(parent->shape(0)),
+                                    "parent row");
+        const auto cols = make_taps(*parent_col_index, *parent_col_weight, static_cast<int64_t>(parent->shape(1)),
+                                    "parent column");
+        require(rows.n_pixels == static_cast<int64_t>(height) && cols.n_pixels == static_cast<int64_t>(width),
+                "parent taps must have one row per grid row and one per grid column");
+        args.parent = parent->data();
+        args.parent_height = rows.n_cells;
+        args.parent_width = cols.n_cells;
+        args.parent_row_index = rows.index;
+        args.parent_row_weight = rows.weight;
+        args.parent_row_taps = rows.taps;
+        args.parent_col_index = cols.index;
+        args.parent_col_weight = cols.weight;
+        args.parent_col_taps = cols.taps;
+    }
+    args.parent_magnitude = parent_magnitude;
+    args.unit = unit;
+    args.threads = threads < 1 ? 1 : threads;
+    return args;
+}
+
 }  // namespace
 
 void bind_encoder(nb::module_& m) {
@@ -152,37 +190,14 @@ void bind_encoder(nb::module_& m) {
            nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> b2,
            nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> bias,
            nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> params, int threads) {
-            const size_t channels = grid.shape(0), height = grid.shape(1), width = grid.shape(2), nh = w1.shape(0);
-            require(channels > 0 && channel >= 0 && static_cast<size_t>(channel) < channels,
-                    "grid must be [K, h, w] with 0 <= channel < K");
-            require(w1.shape(1) == 9 + channels && b1.shape(0) == nh && w2.shape(0) == 2 && w2.shape(1) == nh &&
+            auto args = grid_args(grid, channel, parent, parent_row_index, parent_row_weight, parent_col_index,
+                                  parent_col_weight, parent_magnitude, unit, threads);
+            const size_t nh = w1.shape(0);
+            require(w1.shape(1) == 9 + grid.shape(0) && b1.shape(0) == nh && w2.shape(0) == 2 && w2.shape(1) == nh &&
                         b2.shape(0) == 2 && bias.shape(0) == 2 && nh > 0,
                     "context weights must be w1 [H, 9 + K], b1 [H], w2 [2, H], b2 [2], bias [2]");
-            require(params.shape(0) == height && params.shape(1) == width && params.shape(2) == 2,
+            require(params.shape(0) == grid.shape(1) && params.shape(1) == grid.shape(2) && params.shape(2) == 2,
                     "params must be [h, w, 2]");
-            inr::cpu::ContextParamsArgs args{grid.data(), static_cast<int64_t>(channels), static_cast<int64_t>(height),
-                                             static_cast<int64_t>(width), channel};
-            if (parent) {
-                require(parent_row_index && parent_row_weight && parent_col_index && parent_col_weight,
-                        "a parent needs its row and column taps");
-                const auto rows = make_taps(*parent_row_index, *parent_row_weight,
-                                            static_cast<int64_t>(parent->shape(0)), "parent row");
-                const auto cols = make_taps(*parent_col_index, *parent_col_weight,
-                                            static_cast<int64_t>(parent->shape(1)), "parent column");
-                require(rows.n_pixels == static_cast<int64_t>(height) && cols.n_pixels == static_cast<int64_t>(width),
-                        "parent taps must have one row per grid row and one per grid column");
-                args.parent = parent->data();
-                args.parent_height = rows.n_cells;
-                args.parent_width = cols.n_cells;
-                args.parent_row_index = rows.index;
-                args.parent_row_weight = rows.weight;
-                args.parent_row_taps = rows.taps;
-                args.parent_col_index = cols.index;
-                args.parent_col_weight = cols.weight;
-                args.parent_col_taps = cols.taps;
-            }
-            args.parent_magnitude = parent_magnitude;
-            args.unit = unit;
             args.hidden = static_cast<int>(nh);
             args.w1 = w1.data();
             args.b1 = b1.data();
@@ -190,7 +205,6 @@ void bind_encoder(nb::module_& m) {
             args.b2 = b2.data();
             args.bias = bias.data();
             args.params = params.data();
-            args.threads = threads < 1 ? 1 : threads;
             nb::gil_scoped_release release;
             inr::cpu::context_params(args);
         },
@@ -198,4 +212,22 @@ void bind_encoder(nb::module_& m) {
         "parent_col_index"_a.none(), "parent_col_weight"_a.none(), "parent_magnitude"_a, "unit"_a, "w1"_a, "b1"_a,
         "w2"_a, "b2"_a, "bias"_a, "params"_a.noconvert(), "threads"_a = 1,
         "The context model's (mean, log2_scale) of every cell of one channel of a grid, written into params.");
+    m.def(
+        "context_features",
+        [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> grid, int channel,
+           std::optional<plane_in> parent, std::optional<index_array> parent_row_index,
+           std::optional<weight_array> parent_row_weight, std::optional<index_array> parent_col_index,
+           std::optional<weight_array> parent_col_weight, bool parent_magnitude, float unit,
+           nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> features, int threads) {
+            const auto args = grid_args(grid, channel, parent, parent_row_index, parent_row_weight, parent_col_index,
+                                        parent_col_weight, parent_magnitude, unit, threads);
+            require(features.shape(0) == grid.shape(1) * grid.shape(2) && features.shape(1) == 9 + grid.shape(0),
+                    "features must be [h * w, 9 + K]");
+            nb::gil_scoped_release release;
+            inr::cpu::context_features(args, features.data());
+        },
+        "grid"_a, "channel"_a, "parent"_a.none(), "parent_row_index"_a.none(), "parent_row_weight"_a.none(),
+        "parent_col_index"_a.none(), "parent_col_weight"_a.none(), "parent_magnitude"_a, "unit"_a,
+        "features"_a.noconvert(), "threads"_a = 1,
+        "The context features of every cell of one channel of a grid, row-major, written into features.");
 }

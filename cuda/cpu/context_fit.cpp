@@ -15,7 +15,7 @@ namespace inr::cpu::INR_CPU_VARIANT {
 
 namespace {
 
-constexpr int64_t kBlock = 2048;  // cells per gradient block
+constexpr int64_t kBlock = 512;  // cells per gradient block (its buffers stay in the L2 cache)
 
 // Sums of one block: loss and every gradient, flat in the order w1, b1, w2, b2, slot_bias.
 struct BlockSums {
@@ -234,6 +234,21 @@ void context_params(const ContextParamsArgs& a) {
                 }
                 for (int64_t i = 0; i < m; ++i) a.params[2 * (begin + i) + out] = (sum[i] + a.b2[out]) + a.bias[out];
             }
+        }
+    });
+}
+
+void context_features(const ContextParamsArgs& a, float* features) {
+    const std::vector<float> across = a.parent != nullptr ? parent_rows(a) : std::vector<float>();
+    const int nf = 9 + static_cast<int>(a.channels);
+    const int64_t n = a.height * a.width, n_blocks = (n + kBlock - 1) / kBlock;
+    parallel_for(n_blocks, a.threads, [&](int64_t first, int64_t last) {
+        std::vector<float> xt(static_cast<size_t>(nf * kBlock));
+        for (int64_t k = first; k < last; ++k) {
+            const int64_t begin = k * kBlock, end = std::min(n, begin + kBlock), m = end - begin;
+            cell_features(a, across, begin, end, xt.data());
+            for (int64_t i = 0; i < m; ++i)
+                for (int f = 0; f < nf; ++f) features[(begin + i) * nf + f] = xt[f * m + i];
         }
     });
 }

@@ -76,4 +76,8 @@ struct ContextParamsArgs {
 // Every cell is computed on its own, so the result does not depend on the thread count.
 void context_params(const ContextParamsArgs& args);
 
+// The features alone, row-major [height * width, 9 + channels] (the weights and params of
+// args are not read).
+void context_features(const ContextParamsArgs& args, float* features);
+
 }  // namespace inr::cpu

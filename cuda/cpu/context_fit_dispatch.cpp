@@ -10,11 +10,13 @@ namespace inr::cpu {
 namespace baseline {
 double context_fit_step(const ContextFitArgs&);
 void context_params(const ContextParamsArgs&);
+void context_features(const ContextParamsArgs&, float*);
 }
 #if defined(INR_HAVE_AVX2_VARIANT)
 namespace avx2 {
 double context_fit_step(const ContextFitArgs&);
 void context_params(const ContextParamsArgs&);
+void context_features(const ContextParamsArgs&, float*);
 }
 #endif
 
@@ -43,6 +45,13 @@ void context_params(const ContextParamsArgs& args) {
     if (use_avx2()) return avx2::context_params(args);
 #endif
     baseline::context_params(args);
+}
+
+void context_features(const ContextParamsArgs& args, float* features) {
+#if defined(INR_HAVE_AVX2_VARIANT)
+    if (use_avx2()) return avx2::context_features(args, features);
+#endif
+    baseline::context_features(args, features);
 }
 
 }  // namespace inr::cpu

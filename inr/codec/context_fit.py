@@ -1,8 +1,9 @@
 """The lossy encoder's context-model kernels in C++ (cuda/cpu/context_fit.cpp): one step of
 the fit (the code length of a batch of latent cells under the context MLP and its gradient
 for every context weight, without an autograd graph; `context_fit_step_twin` is the same
-step through autograd, for the tests) and the Laplace parameters of every cell of a grid's
-channel (`channel_params`, whose twin is `LatentModel.channel_params`)."""
+step through autograd, for the tests), the Laplace parameters of every cell of a grid's
+channel (`channel_params`, whose twin is `LatentModel.channel_params`) and its features
+(`channel_features`, twin `LatentModel.context_features`)."""
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -10,10 +11,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 
 from inr.codec.container import native_codec
-from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, laplace_bits
+from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, context_inputs, laplace_bits
 from inr.codec.tables import LOG2_SCALE_MIN
 
-__all__ = ["channel_params", "context_fit_step", "context_fit_step_twin"]
+__all__ = ["channel_features", "channel_params", "context_fit_step", "context_fit_step_twin"]
 
 
 def _parameters(model: LatentModel) -> List[torch.Tensor]:
@@ -51,6 +52,19 @@ def context_fit_step_twin(model: LatentModel, features: torch.Tensor, values: to
     return float(loss.detach())
 
 
+def _grid_inputs(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int) -> list:
+    """The grid, channel, parent plane and taps, parent rule and unit of a native context call."""
+    grid = latents[level].detach().float().contiguous().numpy()
+    parent = model.layout.grids[level].parent
+    if parent is None:
+        parent_plane, taps = None, [None] * 4
+    else:
+        parent_plane = latents[parent][channel].detach().float().contiguous().numpy()
+        (row_index, row_weight), (col_index, col_weight) = model._parent_taps[level]
+        taps = [row_index.numpy(), row_weight.numpy(), col_index.numpy(), col_weight.numpy()]
+    return [grid, channel, parent_plane, *taps, model.layout.parent_magnitude, 2.0 ** -model.context_shift[level]]
+
+
 def channel_params(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
                    layers: Optional[Sequence[Tuple[torch.Tensor, torch.Tensor]]] = None,
                    bias: Optional[torch.Tensor] = None, threads: Optional[int] = None) -> torch.Tensor:
@@ -62,17 +76,19 @@ def channel_params(model: LatentModel, latents: Sequence[torch.Tensor], level: i
     first, _, last = model.context
     (w1, b1), (w2, b2) = layers or [(first.weight, first.bias), (last.weight, last.bias)]
     bias = model.context_bias[level, channel] if bias is None else bias
-    grid = latents[level].detach().float().contiguous()
-    parent = model.layout.grids[level].parent
-    if parent is None:
-        parent_plane, taps = None, [None] * 4
-    else:
-        parent_plane = latents[parent][channel].detach().float().contiguous().numpy()
-        (row_index, row_weight), (col_index, col_weight) = model._parent_taps[level]
-        taps = [row_index.numpy(), row_weight.numpy(), col_index.numpy(), col_weight.numpy()]
-    params = torch.empty(*grid.shape[1:], 2)
+    params = torch.empty(*latents[level].shape[1:], 2)
     w1, b1, w2, b2, bias = (t.detach().float().contiguous().numpy() for t in (w1, b1, w2, b2, bias))
-    native_codec().context_params(grid.numpy(), channel, parent_plane, *taps, model.layout.parent_magnitude,
-                                  2.0 ** -model.context_shift[level], w1, b1, w2, b2, bias, params.numpy(),
-                                  threads or torch.get_num_threads())
+    native_codec().context_params(*_grid_inputs(model, latents, level, channel), w1, b1, w2, b2, bias,
+                                  params.numpy(), threads or torch.get_num_threads())
     return params
+
+
+def channel_features(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
+                     threads: Optional[int] = None) -> torch.Tensor:
+    """The context features of every cell of one channel of a grid, [h * w, inputs], in
+    C++; its twin is `LatentModel.context_features(latents, level, channel)` reshaped."""
+    h, w = latents[level].shape[1:]
+    features = torch.empty(h * w, context_inputs(model.channels))
+    native_codec().context_features(*_grid_inputs(model, latents, level, channel), features.numpy(),
+                                    threads or torch.get_num_threads())
+    return features

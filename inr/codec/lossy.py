@@ -25,7 +25,7 @@ from inr._threads import torch_threads
 from inr.codec.container import FORMAT_VERSION, FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
-from inr.codec.context_fit import channel_params, context_fit_step
+from inr.codec.context_fit import channel_features, channel_params, context_fit_step
 from inr.codec.rdo import optimise_latents
 from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
 from inr.codec.layout import TRANSFORMS, Layout, n_grids
@@ -368,7 +368,7 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
         parts = []
         for level, y in enumerate(rounded):
             for channel in range(k):
-                cell_features = model.context_features(rounded, level, channel).reshape(-1, context_inputs(k))
+                cell_features = channel_features(model, rounded, level, channel, native_threads)
                 cell_values = y[channel].reshape(-1)
                 if keep < 1.0:
                     pick = torch.randperm(cell_values.numel())[:max(1, round(cell_values.numel() * keep))]
