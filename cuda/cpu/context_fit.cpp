@@ -101,10 +101,10 @@ inline void hidden_row(const float* xt, int64_t m, int nf, const float* wj, floa
 
 // A thread's buffers for blocks of up to kBlock cells.
 struct Workspace {
-    std::vector<float> xt, h, mean, scale, g0, g1;
+    std::vector<float> xt, h, mean, scale, g0, g1, bits;
     Workspace(int nf, int nh)
         : xt(static_cast<size_t>(nf * kBlock)), h(static_cast<size_t>(nh * kBlock)), mean(kBlock), scale(kBlock),
-          g0(kBlock), g1(kBlock) {}
+          g0(kBlock), g1(kBlock), bits(kBlock) {}
 };
 
 // One block of m cells, feature-major so that every loop runs along the cells.
@@ -116,7 +116,8 @@ void run_block(const ContextFitArgs& a, int64_t begin, int64_t end, Workspace& w
     float* g_w2 = g_b1 + nh;
     float* g_b2 = g_w2 + 2 * nh;
     float* g_slot = g_b2 + 2;
-    std::vector<float>&xt = ws.xt, &h = ws.h, &mean = ws.mean, &scale = ws.scale, &g0 = ws.g0, &g1 = ws.g1;
+    std::vector<float>&xt = ws.xt, &h = ws.h, &mean = ws.mean, &scale = ws.scale, &g0 = ws.g0, &g1 = ws.g1,
+                       &bits = ws.bits;
     for (int f = 0; f < nf; ++f) {
         const float* column = a.features + begin * nf + f;
         float* row = xt.data() + f * m;
@@ -136,13 +137,16 @@ void run_block(const ContextFitArgs& a, int64_t begin, int64_t end, Workspace& w
             scale[i] += w_scale * hj[i];
         }
     }
-    double loss = 0.0;
-    for (int64_t i = 0; i < m; ++i) {
+    for (int64_t i = 0; i < m; ++i) {  // vectorizes: no branches, no library calls
         const LaplaceBits b =
             laplace_bits_grad(a.values[begin + i], mean[i], scale[i], a.log2_scale_min, a.log2_scale_max);
-        loss += b.bits;
+        bits[i] = b.bits;
         g0[i] = a.factor * b.d_mean;
         g1[i] = a.factor * b.d_log2_scale;
+    }
+    double loss = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+        loss += bits[i];
         const int64_t s = a.slot[begin + i];
         g_slot[2 * s] += g0[i];
         g_slot[2 * s + 1] += g1[i];
