@@ -2,6 +2,8 @@
 # Builds libinrdec's libFuzzer harness with AddressSanitizer and UndefinedBehaviorSanitizer
 # (clang 14: apt-get install clang-14 libclang-rt-14-dev) and runs it on a copy of the seed
 # corpus (cuda/fuzz/corpus/, real .inr files; findings are kept as crash-* files in WORK).
+# An input may take 25 s (OSS-Fuzz's limit) before it counts as a hang: the sanitized build
+# is about 30x slower than the release one, and the machine may be shared.
 #
 #   cuda/fuzz/run_fuzzer.sh WORK [libFuzzer flags, e.g. -runs=1000000 -max_total_time=600]
 set -euo pipefail
@@ -20,4 +22,4 @@ cp -n "$root"/cuda/fuzz/corpus/* "$work/corpus/"
   "$root/cuda/cpu/fixed_interp.cpp" "$root/cuda/inrdec/resize.cpp" "$root/cuda/cpu/resample.cpp" \
   -o "$work/inrdec_fuzzer"
 cd "$work"
-exec ./inrdec_fuzzer -artifact_prefix="$work/" -rss_limit_mb=2048 -timeout=10 "$@" corpus
+exec ./inrdec_fuzzer -artifact_prefix="$work/" -rss_limit_mb=2048 -timeout=25 "$@" corpus
