@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -53,23 +54,31 @@ void require_argument(bool ok, const char* what) {
 }
 
 // The stored samples [height, width, stored channels] written as the file's channels at its
-// bit depth (an opaque alpha filled with the largest value) into the caller's rows.
-void write_pixels(const std::vector<uint16_t>& samples, const inr::dec::Header& h, uint32_t width, uint32_t height,
+// bit depth (an opaque alpha filled with the largest value) into the caller's rows; the
+// common layouts (every channel stored) as plain row conversions or copies.
+void write_pixels(const uint16_t* samples, const inr::dec::Header& h, uint32_t width, uint32_t height,
                   uint8_t* pixels, size_t stride) {
     const int stored = h.stored_channels(), channels = h.channels;
+    const size_t row_samples = size_t{width} * stored;
     const uint16_t opaque = static_cast<uint16_t>((1u << h.bit_depth) - 1);
     for (uint32_t y = 0; y < height; ++y) {
-        const uint16_t* src = samples.data() + size_t{y} * width * stored;
+        const uint16_t* src = samples + y * row_samples;
         uint8_t* row = pixels + y * stride;
-        for (uint32_t x = 0; x < width; ++x)
-            for (int c = 0; c < channels; ++c) {
-                const uint16_t v = c < stored ? src[size_t{x} * stored + c] : opaque;
-                const size_t i = size_t{x} * channels + c;
-                if (h.bit_depth == 8)
-                    row[i] = static_cast<uint8_t>(v);
-                else
-                    std::memcpy(row + 2 * i, &v, sizeof(v));
-            }
+        if (stored == channels && h.bit_depth == 8) {
+            for (size_t i = 0; i < row_samples; ++i) row[i] = static_cast<uint8_t>(src[i]);
+        } else if (stored == channels) {
+            std::memcpy(row, src, row_samples * sizeof(uint16_t));
+        } else {
+            for (uint32_t x = 0; x < width; ++x)
+                for (int c = 0; c < channels; ++c) {
+                    const uint16_t v = c < stored ? src[size_t{x} * stored + c] : opaque;
+                    const size_t i = size_t{x} * channels + c;
+                    if (h.bit_depth == 8)
+                        row[i] = static_cast<uint8_t>(v);
+                    else
+                        std::memcpy(row + 2 * i, &v, sizeof(v));
+                }
+        }
     }
 }
 
@@ -109,7 +118,8 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
         inr::dec::MemoryBudget budget(o.max_memory ? o.max_memory : INRDEC_DEFAULT_MAX_MEMORY);
         const size_t samples = size_t{out_w} * out_h * h.stored_channels();
         budget.reserve(samples, sizeof(uint16_t), "decoded samples");
-        std::vector<uint16_t> decoded(samples);
+        // Every sample is written by the decoders below: no zero fill.
+        const std::unique_ptr<uint16_t[]> decoded(new uint16_t[samples]);
         const bool resized = out_w != h.width || out_h != h.height;
         if (lossless && resized) {
             const size_t coded = size_t{h.width} * h.height * h.stored_channels();
@@ -118,18 +128,18 @@ inr_status inr_decode(const uint8_t* data, size_t size, const inr_decode_options
             inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
                                       h.stored_channels(), h.bit_depth, exact.data(), budget);
             inr::dec::resize_samples(exact.data(), h.height, h.width, h.stored_channels(), h.bit_depth, out_h, out_w,
-                                     threads, decoded.data(), budget);
+                                     threads, decoded.get(), budget);
         } else if (lossless) {
             inr::dec::decode_lossless(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
-                                      h.stored_channels(), h.bit_depth, decoded.data(), budget);
+                                      h.stored_channels(), h.bit_depth, decoded.get(), budget);
         } else {
             const inr::dec::LossyModel model =
                 inr::dec::decode_lossy_latents(c.config, c.config_size, c.payload, c.payload_size, h.height, h.width,
                                                h.stored_channels(), h.version, threads, budget);
             inr::dec::synthesise(model, h.height, h.width, h.stored_channels(), out_h, out_w, (1 << h.bit_depth) - 1,
-                                 threads, decoded.data(), budget);
+                                 threads, decoded.get(), budget);
         }
-        write_pixels(decoded, h, out_w, out_h, static_cast<uint8_t*>(pixels), stride);
+        write_pixels(decoded.get(), h, out_w, out_h, static_cast<uint8_t*>(pixels), stride);
     });
 }
 
