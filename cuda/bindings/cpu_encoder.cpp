@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "context_fit.h"
 #include "lattice_sweep.h"
@@ -34,6 +35,16 @@ inr::cpu::PixelTaps make_taps(const index_array& index, const weight_array& weig
         require(index.data()[k] >= 0 && index.data()[k] < n_cells, std::string(name) + " tap index out of range");
     return {index.data(), weight.data(), static_cast<int64_t>(index.shape(0)), static_cast<int>(index.shape(1)),
             n_cells};
+}
+
+// The row and column taps of a [n_rows, n_cols] grid, checked.
+std::pair<inr::cpu::PixelTaps, inr::cpu::PixelTaps> grid_taps(const index_array& row_index,
+                                                              const weight_array& row_weight,
+                                                              const index_array& col_index,
+                                                              const weight_array& col_weight, size_t n_rows,
+                                                              size_t n_cols) {
+    return {make_taps(row_index, row_weight, static_cast<int64_t>(n_rows), "row"),
+            make_taps(col_index, col_weight, static_cast<int64_t>(n_cols), "column")};
 }
 
 void require_picture(size_t channels, size_t height, size_t width, const inr::cpu::PixelTaps& rows,
@@ -88,8 +99,8 @@ void bind_encoder(nb::module_& m) {
         [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> grid, index_array row_index,
            weight_array row_weight, index_array col_index, weight_array col_weight,
            nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> out, int threads) {
-            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(grid.shape(1)), "row");
-            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(grid.shape(2)), "column");
+            const auto [rows, cols] =
+                grid_taps(row_index, row_weight, col_index, col_weight, grid.shape(1), grid.shape(2));
             require_picture(out.shape(0), out.shape(1), out.shape(2), rows, cols);
             require(out.shape(0) == grid.shape(0), "out must be [K, row pixels, column pixels] for a [K, h, w] grid");
             nb::gil_scoped_release release;
@@ -103,8 +114,8 @@ void bind_encoder(nb::module_& m) {
         [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> error, index_array row_index,
            weight_array row_weight, index_array col_index, weight_array col_weight,
            nb::ndarray<double, nb::ndim<3>, nb::c_contig, nb::device::cpu> corr, int threads) {
-            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(corr.shape(1)), "row");
-            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(corr.shape(2)), "column");
+            const auto [rows, cols] =
+                grid_taps(row_index, row_weight, col_index, col_weight, corr.shape(1), corr.shape(2));
             require_picture(error.shape(0), error.shape(1), error.shape(2), rows, cols);
             require(corr.shape(0) == error.shape(0), "corr must be [C, grid rows, grid columns]");
             nb::gil_scoped_release release;
@@ -121,8 +132,8 @@ void bind_encoder(nb::module_& m) {
            nb::ndarray<float, nb::ndim<2>, nb::c_contig, nb::device::cpu> values, plane_in mean, plane_in log2_scale,
            plane_in weight, float lam, float log2_scale_min, float log2_scale_max, index_array row_index,
            weight_array row_weight, index_array col_index, weight_array col_weight, int64_t stride, int threads) {
-            const auto rows = make_taps(row_index, row_weight, static_cast<int64_t>(values.shape(0)), "row");
-            const auto cols = make_taps(col_index, col_weight, static_cast<int64_t>(values.shape(1)), "column");
+            const auto [rows, cols] = grid_taps(row_index, row_weight, col_index, col_weight, values.shape(0),
+                                                values.shape(1));
             require_picture(error.shape(0), error.shape(1), error.shape(2), rows, cols);
             require(colour.shape(0) == error.shape(0), "colour must have one value per error channel");
             require(corr.shape(0) == error.shape(0) && corr.shape(1) == values.shape(0) &&

@@ -202,13 +202,16 @@ void cell_features(const ContextParamsArgs& a, const std::vector<float>& across,
         if (phase > 0)
             for (int k = 0; k < 4; ++k) {
                 const int64_t rr = r + kNeighbours[phase - 1][k][0], cc = c + kNeighbours[phase - 1][k][1];
-                if (rr >= 0 && rr < a.height && cc >= 0 && cc < a.width) xt[k * m + i] = a.unit * grid[rr * a.width + cc];
+                if (rr >= 0 && rr < a.height && cc >= 0 && cc < a.width)
+                    xt[k * m + i] = a.unit * grid[rr * a.width + cc];
             }
         if (a.parent != nullptr) {
             const float* line = across.data() + r * a.parent_width;
             float sum = 0.0f;
-            for (int t = 0; t < a.parent_col_taps; ++t)
-                sum += a.parent_col_weight[c * a.parent_col_taps + t] * line[a.parent_col_index[c * a.parent_col_taps + t]];
+            for (int t = 0; t < a.parent_col_taps; ++t) {
+                const int64_t tap = c * a.parent_col_taps + t;
+                sum += a.parent_col_weight[tap] * line[a.parent_col_index[tap]];
+            }
             xt[4 * m + i] = a.unit * sum;
         }
         if (a.channel > 0) xt[5 * m + i] = a.unit * a.grid[cell];

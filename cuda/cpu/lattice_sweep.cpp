@@ -148,7 +148,8 @@ void render_bumps(const float* grid, int64_t channels, const PixelTaps& rows, co
             float* row = out + (k * height + y) * width;
             for (int64_t x = 0; x < width; ++x) {
                 float sum = 0.0f;
-                for (int s = 0; s < cols.taps; ++s) sum += cols.weight[x * cols.taps + s] * across[cols.index[x * cols.taps + s]];
+                for (int s = 0; s < cols.taps; ++s)
+                    sum += cols.weight[x * cols.taps + s] * across[cols.index[x * cols.taps + s]];
                 row[x] = sum;
             }
         }
@@ -168,8 +169,10 @@ void grid_correlations(const float* error, int64_t channels, const PixelTaps& ro
                 double* out = across.data() + y * n_cols;
                 std::fill(out, out + n_cols, 0.0);
                 for (int64_t x = 0; x < width; ++x)
-                    for (int k = 0; k < cols.taps; ++k)
-                        out[cols.index[x * cols.taps + k]] += static_cast<double>(cols.weight[x * cols.taps + k]) * line[x];
+                    for (int k = 0; k < cols.taps; ++k) {
+                        const int64_t tap = x * cols.taps + k;
+                        out[cols.index[tap]] += static_cast<double>(cols.weight[tap]) * line[x];
+                    }
             }
         });
         parallel_for(n_rows, threads, [&](int64_t begin, int64_t end) {
