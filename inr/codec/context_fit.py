@@ -11,7 +11,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 
 from inr.codec.container import native_codec
-from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, context_inputs, laplace_bits
+from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, context_inputs, laplace_bits, taps_numpy
 from inr.codec.tables import LOG2_SCALE_MIN
 
 __all__ = ["channel_features", "channel_params", "context_fit_step", "context_fit_step_twin"]
@@ -60,8 +60,8 @@ def _grid_inputs(model: LatentModel, latents: Sequence[torch.Tensor], level: int
         parent_plane, taps = None, [None] * 4
     else:
         parent_plane = latents[parent][channel].detach().float().contiguous().numpy()
-        (row_index, row_weight), (col_index, col_weight) = model._parent_taps[level]
-        taps = [row_index.numpy(), row_weight.numpy(), col_index.numpy(), col_weight.numpy()]
+        rows, cols = model._parent_taps[level]
+        taps = [*taps_numpy(rows), *taps_numpy(cols)]
     return [grid, channel, parent_plane, *taps, model.layout.parent_magnitude, 2.0 ** -model.context_shift[level]]
 
 

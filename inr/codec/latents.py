@@ -93,12 +93,17 @@ def interpolate(grid: torch.Tensor, rows, cols) -> torch.Tensor:
     return (across[:, :, ci] * cw[None, None]).sum(-1)       # [K, H, W]
 
 
+def taps_numpy(taps) -> Tuple[np.ndarray, np.ndarray]:
+    """One axis's (index, weight) taps as numpy arrays, for the native kernels."""
+    index, weight = taps
+    return index.numpy(), weight.numpy()
+
+
 def render_bumps(grid: torch.Tensor, rows, cols, threads: Optional[int] = None) -> torch.Tensor:
     """`interpolate` in C++ (no gradient; the same for every thread count, None: torch's)."""
-    (ri, rw), (ci, cw) = rows, cols
-    out = torch.empty(grid.shape[0], ri.shape[0], ci.shape[0])
-    native_codec().render_bumps(grid.detach().float().contiguous().numpy(), ri.numpy(), rw.numpy(), ci.numpy(),
-                                cw.numpy(), out.numpy(), threads or torch.get_num_threads())
+    out = torch.empty(grid.shape[0], rows[0].shape[0], cols[0].shape[0])
+    native_codec().render_bumps(grid.detach().float().contiguous().numpy(), *taps_numpy(rows), *taps_numpy(cols),
+                                out.numpy(), threads or torch.get_num_threads())
     return out
 
 

@@ -26,7 +26,7 @@ import torch
 
 from inr.codec.container import native_codec
 from inr.codec.context_fit import channel_params
-from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, _is_identity, interpolate, laplace_bits
+from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, _is_identity, interpolate, laplace_bits, taps_numpy
 from inr.codec.tables import LOG2_SCALE_MIN
 
 __all__ = ["grid_correlations", "optimise_latents", "sweep_channel"]
@@ -55,18 +55,13 @@ def _add_lattice_bumps_twin(error: torch.Tensor, colour: torch.Tensor, moves: to
     error += colour[:, None, None] * interpolate(delta[None], rows, cols)
 
 
-def _taps_numpy(taps):
-    index, weight = taps
-    return index.numpy(), weight.numpy()
-
-
 def grid_correlations(error: torch.Tensor, rows, cols, shape: Tuple[int, int],
                       threads: Optional[int] = None) -> torch.Tensor:
     """[C, h, w] float64: the correlation of each channel of `error` [C, H, W] with every
     cell's bump, in C++ (the same for every thread count; None: torch's threads).
     `_grid_correlations_twin` is its twin."""
     corr = torch.empty(error.shape[0], *shape, dtype=torch.float64)
-    native_codec().grid_correlations(error.contiguous().numpy(), *_taps_numpy(rows), *_taps_numpy(cols),
+    native_codec().grid_correlations(error.contiguous().numpy(), *taps_numpy(rows), *taps_numpy(cols),
                                      corr.numpy(), threads or torch.get_num_threads())
     return corr
 
@@ -89,7 +84,7 @@ def sweep_channel(error: torch.Tensor, corr: torch.Tensor, colour: torch.Tensor,
     return native_codec().sweep_channel(
         error.numpy(), corr.numpy(), colour.contiguous().numpy(), values.numpy(), mean.contiguous().numpy(),
         log2_scale.contiguous().numpy(), weight.contiguous().numpy(), float(lam), LOG2_SCALE_MIN, _LOG2_SCALE_MAX,
-        *_taps_numpy(rows), *_taps_numpy(cols), stride, threads or torch.get_num_threads())
+        *taps_numpy(rows), *taps_numpy(cols), stride, threads or torch.get_num_threads())
 
 
 def _sweep_channel_twin(error: torch.Tensor, corr: torch.Tensor, colour: torch.Tensor, values: torch.Tensor,
