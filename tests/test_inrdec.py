@@ -114,9 +114,9 @@ def files(tmp_path_factory):
     return paths
 
 
-def _run_program(built, path, max_memory=0, size=(0, 0)):
+def _run_program(built, path, max_memory=0, size=(0, 0), env=None):
     done = subprocess.run([str(built["program"]), str(path), str(max_memory), str(size[0]), str(size[1])],
-                          check=True, capture_output=True)
+                          check=True, capture_output=True, env=env)
     status_line, _, pixels = done.stdout.partition(b"\n")
     status, _, message = status_line.decode().partition(" ")
     return int(status), message, pixels
@@ -330,5 +330,19 @@ def test_c_interface_decodes_lossless_files_at_any_size(built, files, name, size
     data = files[name].read_bytes()
     expected = inr.decode(data, size=(size[1], size[0]))
     status, message, pixels = _run_program(built, files[name], size=size)
+    assert status == 0, message
+    assert pixels == np.ascontiguousarray(expected).tobytes()
+
+
+@needs_toolchain
+@pytest.mark.parametrize("name,size", [("lossy", (0, 0)), ("lossy", (37, 23)), ("rgb16", (29, 5)),
+                                       ("rgba8", (40, 30))])
+def test_baseline_kernels_give_the_bytes_of_the_default_ones(built, files, name, size):
+    """The library's arithmetic kernels built for baseline x86-64 (INR_CPU_ISA=baseline) write
+    what `inr.decode` writes with the process's default (AVX2 where the CPU has it)."""
+    data = files[name].read_bytes()
+    expected = inr.decode(data) if size == (0, 0) else inr.decode(data, size=(size[1], size[0]))
+    env = {**os.environ, "INR_CPU_ISA": "baseline"}
+    status, message, pixels = _run_program(built, files[name], size=size, env=env)
     assert status == 0, message
     assert pixels == np.ascontiguousarray(expected).tobytes()

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "fixed_point.h"
-#include "hash_grid_cpu.h"
+#include "cpu_isa.h"
 
 namespace inr::cpu {
 

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "cpu_isa.h"
 #include "inr/hash_grid_math.h"
 
 namespace inr::cpu {
@@ -25,9 +26,6 @@ struct StridedEncoding {
     int64_t point_stride;
     int64_t feature_stride;
 };
-
-// Instruction set of the kernels in use ("avx2" or "baseline").
-const char* instruction_set();
 
 // The encoding is written feature-major: encoded[level * features + f][point].
 

@@ -1,7 +1,6 @@
 // Picks the hash-grid kernels built for the best instruction set this CPU supports.
 #include "hash_grid_cpu.h"
 
-#include <cstdlib>
 #include <cstring>
 
 #define INR_DECLARE_VARIANT(NS)                                                                        \
@@ -17,31 +16,21 @@ INR_DECLARE_VARIANT(avx2)
 #endif
 
 namespace inr::cpu {
+
+#if defined(INR_HAVE_AVX2_VARIANT)
 namespace {
 
-// AVX2 kernels where the CPU has AVX2 and FMA, unless INR_CPU_ISA=baseline asks otherwise.
 bool use_avx2() {
-#if defined(INR_HAVE_AVX2_VARIANT)
-    static const bool chosen = [] {
-        const char* forced = std::getenv("INR_CPU_ISA");
-        if (forced != nullptr && std::strcmp(forced, "baseline") == 0) return false;
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    }();
-    return chosen;
-#else
-    return false;
-#endif
+    static const bool avx2 = std::strcmp(instruction_set(), "avx2") == 0;
+    return avx2;
 }
 
 }  // namespace
 
-#if defined(INR_HAVE_AVX2_VARIANT)
 #define INR_CALL_VARIANT(FN, ...) return use_avx2() ? avx2::FN(__VA_ARGS__) : baseline::FN(__VA_ARGS__)
 #else
 #define INR_CALL_VARIANT(FN, ...) return baseline::FN(__VA_ARGS__)
 #endif
-
-const char* instruction_set() { return use_avx2() ? "avx2" : "baseline"; }
 
 void hash_grid_forward(const HashGridArgs& args, const float* params, float* encoded) {
     INR_CALL_VARIANT(hash_grid_forward, args, params, encoded);

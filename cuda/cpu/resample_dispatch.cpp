@@ -2,7 +2,7 @@
 // (the same choice as the hash-grid kernels: instruction_set(), INR_CPU_ISA=baseline).
 #include <cstring>
 
-#include "hash_grid_cpu.h"
+#include "cpu_isa.h"
 #include "resample_cpu.h"
 
 namespace inr::cpu {

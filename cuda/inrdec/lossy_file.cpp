@@ -7,11 +7,6 @@
 #include "fixed_point.h"
 #include "taps.h"
 
-namespace inr::cpu::inrdec {
-void fixed_mlp(const FixedMlpArgs&);
-void fixed_interp(const FixedInterpArgs&);
-}  // namespace inr::cpu::inrdec
-
 namespace inr::dec {
 
 namespace {
@@ -79,7 +74,7 @@ void interpolate(const double* grid, int64_t h, int64_t w, const Taps& rows, int
     a.col_stride = 1;
     a.shift = 2 * kTapBits - kFrac;
     a.threads = threads;
-    inr::cpu::inrdec::fixed_interp(a);
+    inr::cpu::fixed_interp(a);
 }
 
 // A network as fixed_mlp's flat arguments.
@@ -116,7 +111,7 @@ struct MlpPlan {
         a.y = y;
         a.limit = kActivationLimit;
         a.threads = threads;
-        inr::cpu::inrdec::fixed_mlp(a);
+        inr::cpu::fixed_mlp(a);
     }
 };
 

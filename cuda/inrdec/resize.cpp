@@ -6,10 +6,6 @@
 
 #include "resample_cpu.h"
 
-namespace inr::cpu::inrdec {
-void resize_2d(const ResizeArgs&);
-}  // namespace inr::cpu::inrdec
-
 namespace inr::dec {
 
 namespace {
@@ -43,7 +39,7 @@ void run_resize(const T* in, T* out, int64_t channels, const ResizeTable& rows, 
     args.height_first = height_first;
     args.integer_path = true;
     args.threads = threads;
-    inr::cpu::inrdec::resize_2d(args);
+    inr::cpu::resize_2d(args);
 }
 
 // The buffer between the two passes, allocated inside the resampler, and the output.
