@@ -84,11 +84,12 @@ def channel_params(model: LatentModel, latents: Sequence[torch.Tensor], level: i
 
 
 def channel_features(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
-                     threads: Optional[int] = None) -> torch.Tensor:
+                     threads: Optional[int] = None, out: Optional[torch.Tensor] = None) -> torch.Tensor:
     """The context features of every cell of one channel of a grid, [h * w, inputs], in
-    C++; its twin is `LatentModel.context_features(latents, level, channel)` reshaped."""
+    C++ (written into `out`, a contiguous float tensor of that shape, when given); its twin
+    is `LatentModel.context_features(latents, level, channel)` reshaped."""
     h, w = latents[level].shape[1:]
-    features = torch.empty(h * w, context_inputs(model.channels))
+    features = torch.empty(h * w, context_inputs(model.channels)) if out is None else out
     native_codec().context_features(*_grid_inputs(model, latents, level, channel), features.numpy(),
                                     threads or torch.get_num_threads())
     return features

@@ -365,21 +365,26 @@ def _warm_up_context(model: LatentModel, n_pixels: int, steps: int, learning_rat
         rounded = [torch.round(y.detach()) for y in model.latents]
         n_cells = sum(y.numel() for y in rounded)
         keep = min(1.0, _WARMUP_MAX_CELLS / n_cells)     # large pictures: fit on a random sample of cells
-        parts = []
+        # every cell's features written in place, or a random sample of each grid channel's
+        everything = torch.empty(n_cells, context_inputs(k)) if keep == 1.0 else None
+        parts, start = [], 0
         for level, y in enumerate(rounded):
             for channel in range(k):
-                cell_features = channel_features(model, rounded, level, channel, native_threads)
                 cell_values = y[channel].reshape(-1)
+                out = None if everything is None else everything[start:start + cell_values.numel()]
+                start += cell_values.numel()
+                cell_features = channel_features(model, rounded, level, channel, native_threads, out)
                 if keep < 1.0:
                     pick = torch.randperm(cell_values.numel())[:max(1, round(cell_values.numel() * keep))]
                     cell_features, cell_values = cell_features[pick], cell_values[pick]
                 parts.append((cell_features, cell_values, torch.full(cell_values.shape, level * k + channel)))
-        features, values, slot = (torch.cat(part) for part in zip(*parts))
+        values, slot = torch.cat([part[1] for part in parts]), torch.cat([part[2] for part in parts])
+        features = everything if everything is not None else torch.cat([part[0] for part in parts])
         represented = n_cells / values.numel()
         # mini-batches of about _WARMUP_BATCH cells in a fixed random order (large pictures)
         n_batches = max(1, round(values.numel() / _WARMUP_BATCH))
         order = torch.randperm(values.numel())
-        features, values, slot = features[order], values[order], slot[order]
+        features, values, slot = (torch.index_select(t, 0, order) for t in (features, values, slot))
         bounds = [values.numel() * b // n_batches for b in range(n_batches + 1)]
     optimizer = torch.optim.Adam(list(model.context.parameters()) + [model.context_bias], lr=learning_rate)
     for step in range(steps):
