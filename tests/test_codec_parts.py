@@ -306,3 +306,17 @@ def test_container_rejects_every_truncation_and_bit_flip():
     with pytest.raises(FormatError):
         unpack("not bytes")
     assert data.startswith(MAGIC)
+
+
+def test_linear_fit_mse_equals_the_rendered_mse():
+    """The encoder's skip precision choice: the MSE of features @ w.T + b from the features'
+    moments equals the MSE of the rendered picture, for several (w, b)."""
+    from inr.codec.lossy import _LinearFit
+    torch.manual_seed(0)
+    features = torch.randn(37, 23, 18)
+    residual = torch.rand(37, 23, 3)
+    fit = _LinearFit(features, residual)
+    for scale in (0.0, 0.01, 0.3):
+        weight, bias = torch.randn(3, 18) * scale, torch.randn(3) * scale
+        rendered = torch.mean((features.double() @ weight.double().T + bias.double() - residual.double()) ** 2)
+        assert fit.mse(weight, bias) == pytest.approx(float(rendered), rel=1e-9)

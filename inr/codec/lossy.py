@@ -493,24 +493,31 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
     saved = {name: p.detach().clone() for name, p in model.named_parameters() if not name.startswith("latents")}
     scale = model.feature_scale.clone()
 
+    def silent(layers) -> bool:
+        weight, bias = layers[-1]
+        return not (weight.any() or bias.any())
+
     def best_bits(name: str, candidates: Sequence[int], features: torch.Tensor) -> int:
         # The picture is skip(features) + synthesis(features): the net not being chosen
-        # gives the same term for every candidate, computed once.
-        # A net whose last layer is zero adds exactly zero at every precision: one render.
+        # gives the same term for every candidate, computed once; a net whose last layer
+        # is zero adds exactly zero at every precision. The skip is linear: its MSE at any
+        # precision follows from the features' moments (_LinearFit), without a render.
         net, other = getattr(model, name), model.synthesis if name == "skip" else model.skip
-        fixed = other(features)
-        weight, bias = nets[name][-1]
-        silent_mse = torch.mean((fixed.permute(2, 0, 1) - target) ** 2).item() \
-            if not (weight.any() or bias.any()) else None
+        other_name = "synthesis" if name == "skip" else "skip"
+        fixed = torch.zeros_like(target.permute(1, 2, 0)) if silent(nets[other_name]) else other(features)
+        residual = target.permute(1, 2, 0) - fixed
+        silent_mse = torch.mean(residual ** 2).item() if silent(nets[name]) else None
+        linear_fit = _LinearFit(features, residual) if name == "skip" and silent_mse is None else None
         best, best_cost = candidates[-1], float("inf")
         for bits in candidates:
             layers = _quantize_net(nets[name], bits, column_shift)
-            if silent_mse is None:
-                _set_layers(net, _dequantize_net(layers, bits, column_shift))
-                picture = (net(features) + fixed).permute(2, 0, 1)
-                mse = torch.mean((picture - target) ** 2).item()
-            else:
+            if silent_mse is not None:
                 mse = silent_mse
+            elif linear_fit is not None:
+                mse = linear_fit.mse(*_dequantize_net(layers, bits, column_shift)[0])
+            else:
+                _set_layers(net, _dequantize_net(layers, bits, column_shift))
+                mse = torch.mean((net(features) - residual) ** 2).item()
             flat = _flat(layers)
             cost = mse + lam * _weight_bits(flat, _best_scale(flat)) / n_pixels
             if cost < best_cost:
@@ -532,6 +539,28 @@ def _pick_precisions(model: LatentModel, target: torch.Tensor, lam: float, colum
                 p.copy_(saved[name])
         model.feature_scale.copy_(scale)
     return skip_bits, synthesis_bits
+
+
+class _LinearFit:
+    """The MSE of features @ w.T + b against a residual, for any (w, b), from the moments of
+    the features (float64): one pass over the picture serves every candidate.
+
+    sum_p,c (a_p . w_c + b_c - r_pc)^2 = sum_c (w_c' G w_c + 2 b_c w_c' s + P b_c^2
+    - 2 w_c' X_c - 2 b_c t_c) + |r|^2 with G = A'A, s = A'1, X = A'R, t = R'1, P pixels."""
+
+    def __init__(self, features: torch.Tensor, residual: torch.Tensor):
+        a = features.reshape(-1, features.shape[-1]).double()
+        r = residual.reshape(-1, residual.shape[-1]).double()
+        self.gram, self.sums, self.cross = a.T @ a, a.sum(0), a.T @ r
+        self.targets, self.energy = r.sum(0), float((r * r).sum())
+        self.pixels, self.count = a.shape[0], r.numel()
+
+    def mse(self, weight: torch.Tensor, bias: torch.Tensor) -> float:
+        """weight [C, D], bias [C]."""
+        w, b = weight.double(), bias.double()
+        square = (w @ self.gram * w).sum() + 2 * (b * (w @ self.sums)).sum() + self.pixels * (b * b).sum()
+        cross = (w * self.cross.T).sum() + (b * self.targets).sum()
+        return float(square - 2 * cross + self.energy) / self.count
 
 
 def _pick_context_bits(model: LatentModel, native_threads: Optional[int] = None) -> int:
