@@ -4,7 +4,8 @@ the fit step against autograd, the Laplace parameters of a grid's channel agains
 import pytest
 import torch
 
-from inr.codec.context_fit import channel_features, channel_params, context_fit_step, context_fit_step_twin
+from inr.codec.context_fit import (channel_bits, channel_bits_twin, channel_features, channel_params, context_fit_step,
+                                   context_fit_step_twin)
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel
 from inr.codec.tables import LOG2_SCALE_MIN
 
@@ -103,3 +104,26 @@ def test_native_channel_params_equal_the_model(transform):
             module.bias.copy_(b)
         model.context_bias[2, 1] = bias
         torch.testing.assert_close(got, model.channel_params(latents, 2, 1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transform", ["wavelet", "pyramid"])
+def test_native_channel_bits_equal_the_twin(transform):
+    """The code length of every grid channel under candidate weights and offsets: close to
+    laplace_bits summed over the parameters, the same on 1 and 3 threads."""
+    torch.manual_seed(5)
+    model = LatentModel(31, 37, 3, 4, hidden=(8,), context_hidden=24, transform=transform)
+    with torch.no_grad():
+        for p in model.context.parameters():
+            p.normal_(0, 0.4)
+    model.context_shift = [level % 3 for level in range(model.n_grids)]
+    latents = [torch.round(torch.randn(y.shape) * 3) for y in model.latents]
+    first, _, last = model.context
+    layers = [(first.weight * 0.5, first.bias + 0.1), (last.weight * 2, last.bias)]
+    with torch.no_grad():
+        for level in range(model.n_grids):
+            for channel in range(3):
+                bias = torch.tensor([0.1 * level, -0.5 * channel])
+                runs = [channel_bits(model, latents, level, channel, layers, bias, threads=t) for t in (1, 3)]
+                expected = channel_bits_twin(model, latents, level, channel, layers, bias)
+                assert runs[0] == runs[1]
+                assert runs[0] == pytest.approx(expected, rel=1e-5)

@@ -91,6 +91,25 @@ inr::cpu::ContextParamsArgs grid_args(const nb::ndarray<const float, nb::ndim<3>
     return args;
 }
 
+// The context MLP's weights and the grid channel's offset into args, shapes checked.
+void set_context_weights(inr::cpu::ContextParamsArgs& args, const weight_array& w1,
+                         const nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu>& b1,
+                         const weight_array& w2,
+                         const nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu>& b2,
+                         const nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu>& bias,
+                         size_t channels) {
+    const size_t nh = w1.shape(0);
+    require(w1.shape(1) == 9 + channels && b1.shape(0) == nh && w2.shape(0) == 2 && w2.shape(1) == nh &&
+                b2.shape(0) == 2 && bias.shape(0) == 2 && nh > 0,
+            "context weights must be w1 [H, 9 + K], b1 [H], w2 [2, H], b2 [2], bias [2]");
+    args.hidden = static_cast<int>(nh);
+    args.w1 = w1.data();
+    args.b1 = b1.data();
+    args.w2 = w2.data();
+    args.b2 = b2.data();
+    args.bias = bias.data();
+}
+
 }  // namespace
 
 void bind_encoder(nb::module_& m) {
@@ -203,18 +222,9 @@ void bind_encoder(nb::module_& m) {
            nb::ndarray<float, nb::ndim<3>, nb::c_contig, nb::device::cpu> params, int threads) {
             auto args = grid_args(grid, channel, parent, parent_row_index, parent_row_weight, parent_col_index,
                                   parent_col_weight, parent_magnitude, unit, threads);
-            const size_t nh = w1.shape(0);
-            require(w1.shape(1) == 9 + grid.shape(0) && b1.shape(0) == nh && w2.shape(0) == 2 && w2.shape(1) == nh &&
-                        b2.shape(0) == 2 && bias.shape(0) == 2 && nh > 0,
-                    "context weights must be w1 [H, 9 + K], b1 [H], w2 [2, H], b2 [2], bias [2]");
+            set_context_weights(args, w1, b1, w2, b2, bias, grid.shape(0));
             require(params.shape(0) == grid.shape(1) && params.shape(1) == grid.shape(2) && params.shape(2) == 2,
                     "params must be [h, w, 2]");
-            args.hidden = static_cast<int>(nh);
-            args.w1 = w1.data();
-            args.b1 = b1.data();
-            args.w2 = w2.data();
-            args.b2 = b2.data();
-            args.bias = bias.data();
             args.params = params.data();
             nb::gil_scoped_release release;
             inr::cpu::context_params(args);
@@ -223,6 +233,26 @@ void bind_encoder(nb::module_& m) {
         "parent_col_index"_a.none(), "parent_col_weight"_a.none(), "parent_magnitude"_a, "unit"_a, "w1"_a, "b1"_a,
         "w2"_a, "b2"_a, "bias"_a, "params"_a.noconvert(), "threads"_a = 1,
         "The context model's (mean, log2_scale) of every cell of one channel of a grid, written into params.");
+    m.def(
+        "context_bits",
+        [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> grid, int channel,
+           std::optional<plane_in> parent, std::optional<index_array> parent_row_index,
+           std::optional<weight_array> parent_row_weight, std::optional<index_array> parent_col_index,
+           std::optional<weight_array> parent_col_weight, bool parent_magnitude, float unit, weight_array w1,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> b1, weight_array w2,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> b2,
+           nb::ndarray<const float, nb::ndim<1>, nb::c_contig, nb::device::cpu> bias, float log2_scale_min,
+           float log2_scale_max, int threads) {
+            auto args = grid_args(grid, channel, parent, parent_row_index, parent_row_weight, parent_col_index,
+                                  parent_col_weight, parent_magnitude, unit, threads);
+            set_context_weights(args, w1, b1, w2, b2, bias, grid.shape(0));
+            nb::gil_scoped_release release;
+            return inr::cpu::context_bits(args, log2_scale_min, log2_scale_max);
+        },
+        "grid"_a, "channel"_a, "parent"_a.none(), "parent_row_index"_a.none(), "parent_row_weight"_a.none(),
+        "parent_col_index"_a.none(), "parent_col_weight"_a.none(), "parent_magnitude"_a, "unit"_a, "w1"_a, "b1"_a,
+        "w2"_a, "b2"_a, "bias"_a, "log2_scale_min"_a, "log2_scale_max"_a, "threads"_a = 1,
+        "Bits of the cells of one channel of a grid under the context model's parameters.");
     m.def(
         "context_features",
         [](nb::ndarray<const float, nb::ndim<3>, nb::c_contig, nb::device::cpu> grid, int channel,

@@ -76,6 +76,12 @@ struct ContextParamsArgs {
 // Every cell is computed on its own, so the result does not depend on the thread count.
 void context_params(const ContextParamsArgs& args);
 
+// The code length in bits of the channel's own cells under those parameters (laplace_bits
+// with log2_scale clamped to [log2_scale_min, log2_scale_max]), summed in double over
+// fixed blocks of cells added in order: the same for every thread count. `params` is not
+// written.
+double context_bits(const ContextParamsArgs& args, float log2_scale_min, float log2_scale_max);
+
 // The features alone, row-major [height * width, 9 + channels] (the weights and params of
 // args are not read).
 void context_features(const ContextParamsArgs& args, float* features);

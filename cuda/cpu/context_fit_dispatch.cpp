@@ -10,12 +10,14 @@ namespace inr::cpu {
 namespace baseline {
 double context_fit_step(const ContextFitArgs&);
 void context_params(const ContextParamsArgs&);
+double context_bits(const ContextParamsArgs&, float, float);
 void context_features(const ContextParamsArgs&, float*);
 }
 #if defined(INR_HAVE_AVX2_VARIANT)
 namespace avx2 {
 double context_fit_step(const ContextFitArgs&);
 void context_params(const ContextParamsArgs&);
+double context_bits(const ContextParamsArgs&, float, float);
 void context_features(const ContextParamsArgs&, float*);
 }
 #endif
@@ -45,6 +47,13 @@ void context_params(const ContextParamsArgs& args) {
     if (use_avx2()) return avx2::context_params(args);
 #endif
     baseline::context_params(args);
+}
+
+double context_bits(const ContextParamsArgs& args, float log2_scale_min, float log2_scale_max) {
+#if defined(INR_HAVE_AVX2_VARIANT)
+    if (use_avx2()) return avx2::context_bits(args, log2_scale_min, log2_scale_max);
+#endif
+    return baseline::context_bits(args, log2_scale_min, log2_scale_max);
 }
 
 void context_features(const ContextParamsArgs& args, float* features) {

@@ -2,8 +2,8 @@
 the fit (the code length of a batch of latent cells under the context MLP and its gradient
 for every context weight, without an autograd graph; `context_fit_step_twin` is the same
 step through autograd, for the tests), the Laplace parameters of every cell of a grid's
-channel (`channel_params`, whose twin is `LatentModel.channel_params`) and its features
-(`channel_features`, twin `LatentModel.context_features`)."""
+channel (`channel_params`, whose twin is `LatentModel.channel_params`), their code length
+(`channel_bits`) and its features (`channel_features`, twin `LatentModel.context_features`)."""
 from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
@@ -14,7 +14,8 @@ from inr.codec.container import native_codec
 from inr.codec.latents import _LOG2_SCALE_MAX, LatentModel, context_inputs, laplace_bits, taps_numpy
 from inr.codec.tables import LOG2_SCALE_MIN
 
-__all__ = ["channel_features", "channel_params", "context_fit_step", "context_fit_step_twin"]
+__all__ = ["channel_bits", "channel_bits_twin", "channel_features", "channel_params", "context_fit_step",
+           "context_fit_step_twin"]
 
 
 def _parameters(model: LatentModel) -> List[torch.Tensor]:
@@ -81,6 +82,26 @@ def channel_params(model: LatentModel, latents: Sequence[torch.Tensor], level: i
     native_codec().context_params(*_grid_inputs(model, latents, level, channel), w1, b1, w2, b2, bias,
                                   params.numpy(), threads or torch.get_num_threads())
     return params
+
+
+def channel_bits(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
+                 layers: Sequence[Tuple[torch.Tensor, torch.Tensor]], bias: torch.Tensor,
+                 threads: Optional[int] = None) -> float:
+    """Bits of the cells of one channel of a grid (`latents`, integer valued) under the
+    context model with weights `layers` [(w1, b1), (w2, b2)] and offset `bias` [2], in one
+    native pass (features, MLP, code lengths summed in double). The same for every thread
+    count; its twin is `laplace_bits` summed over `channel_params`."""
+    (w1, b1), (w2, b2) = layers
+    w1, b1, w2, b2, bias = (t.detach().float().contiguous().numpy() for t in (w1, b1, w2, b2, bias))
+    return native_codec().context_bits(*_grid_inputs(model, latents, level, channel), w1, b1, w2, b2, bias,
+                                       LOG2_SCALE_MIN, _LOG2_SCALE_MAX, threads or torch.get_num_threads())
+
+
+def channel_bits_twin(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,
+                      layers: Sequence[Tuple[torch.Tensor, torch.Tensor]], bias: torch.Tensor,
+                      threads: Optional[int] = None) -> float:
+    params = channel_params(model, latents, level, channel, layers, bias, threads)
+    return float(laplace_bits(latents[level][channel], params[..., 0], params[..., 1]).sum())
 
 
 def channel_features(model: LatentModel, latents: Sequence[torch.Tensor], level: int, channel: int,

@@ -25,9 +25,9 @@ from inr._threads import torch_threads
 from inr.codec.container import FORMAT_VERSION, FormatError
 from inr.codec.entropy import FRAC_BITS, VALUE_LIMIT, Decoder, DecodeError, Encoder
 from inr.codec.fixed import FRAC, Layer, linear_layer, mlp_int, quantize_weights, upsample_int
-from inr.codec.context_fit import channel_features, channel_params, context_fit_step
+from inr.codec.context_fit import channel_bits, channel_features, context_fit_step
 from inr.codec.rdo import optimise_latents
-from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, laplace_bits, phase_of
+from inr.codec.latents import LatentModel, context_features_int, context_inputs, interpolate, phase_of
 from inr.codec.layout import TRANSFORMS, Layout, n_grids
 from inr.codec import wavelet
 from inr.codec.tables import LOG2_SCALE_MIN, N_SCALES, SCALE_STEPS_PER_OCTAVE
@@ -579,8 +579,7 @@ def _pick_context_bits(model: LatentModel, native_threads: Optional[int] = None)
         for level, y in enumerate(rounded):
             for channel in range(y.shape[0]):
                 for i, (layers, bias, _) in enumerate(candidates):
-                    params = channel_params(model, rounded, level, channel, layers, bias[level, channel], native_threads)
-                    rates[i] += float(laplace_bits(y[channel], params[..., 0], params[..., 1]).sum())
+                    rates[i] += channel_bits(model, rounded, level, channel, layers, bias[level, channel], native_threads)
     costs = [rate + weight_bits for rate, (_, _, weight_bits) in zip(rates, candidates)]
     return _CONTEXT_BITS[costs.index(min(costs))]
 
