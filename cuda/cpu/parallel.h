@@ -6,12 +6,17 @@
 // thread owns its helpers (created on its first call that asks for them, joined when it
 // exits), so calls from different threads never share or wait on each other. A forked
 // child, which inherits the pool but not its threads, starts a pool of its own.
+//
+// INR_SINGLE_THREADED (the WebAssembly build, whose C++ runtime has no threads) runs the
+// same partition's sub-ranges one after the other on the calling thread.
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
+
+#if !defined(INR_SINGLE_THREADED)
 #include <atomic>
 #include <condition_variable>
-#include <cstdint>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -25,9 +30,11 @@
 #include <unistd.h>
 #define INR_GETPID getpid
 #endif
+#endif
 
 namespace inr {
 
+#if !defined(INR_SINGLE_THREADED)
 namespace detail {
 
 // Helper threads of one calling thread. run(n, ...) calls task(context, i) for i in 1..n-1 on
@@ -143,6 +150,7 @@ inline HelperPool& helper_pool() {
 }
 
 }  // namespace detail
+#endif
 
 // Calls fn(begin, end) on contiguous, disjoint sub-ranges of [0, n_tasks), one per thread;
 // the partition depends on n_threads alone. A call made from inside another call's fn runs
@@ -152,6 +160,9 @@ void parallel_for(int64_t n_tasks, int n_threads, Fn&& fn) {
     if (n_tasks <= 0) return;
     const int64_t threads = std::max<int64_t>(1, std::min<int64_t>(n_threads, n_tasks));
     auto chunk = [&](int t) { fn(n_tasks * t / threads, n_tasks * (t + 1) / threads); };
+#if defined(INR_SINGLE_THREADED)
+    for (int t = 0; t < threads; ++t) chunk(t);
+#else
     if (threads == 1) {
         chunk(0);
         return;
@@ -163,6 +174,7 @@ void parallel_for(int64_t n_tasks, int n_threads, Fn&& fn) {
     }
     pool.run(static_cast<int>(threads), [](void* context, int t) { (*static_cast<decltype(chunk)*>(context))(t); },
              &chunk);
+#endif
 }
 
 }  // namespace inr

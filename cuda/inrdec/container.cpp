@@ -55,8 +55,8 @@ Container parse_container(const uint8_t* data, size_t size) {
     const size_t config_len = size_t{p[13]} | size_t{p[14]} << 8;
     if (h.version < 1) fail_format("invalid .inr version 0");
     if (h.version > kFormatVersion)  // a newer writer's file: valid, but not for this reader
-        throw DecodeError(INR_ERR_UNSUPPORTED, "unsupported .inr version " + std::to_string(h.version) +
-                                                   " (this reader knows 1.." + std::to_string(kFormatVersion) + ")");
+        fail(INR_ERR_UNSUPPORTED, "unsupported .inr version " + std::to_string(h.version) + " (this reader knows 1.." +
+                                      std::to_string(kFormatVersion) + ")");
     if ((h.mode != kModeLossy && h.mode != kModeLossless) || (flags & ~kFlagOpaqueAlpha))
         fail_format("unknown mode or flags");
     h.opaque_alpha = flags & kFlagOpaqueAlpha;

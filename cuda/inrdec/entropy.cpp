@@ -16,14 +16,38 @@ constexpr int64_t kMeanLimit = kValueLimit + 1;
 constexpr uint32_t kRawSize = 2 * (kValueLimit + kMeanLimit) + 1;
 constexpr int kBucketShift = kFracBits - 3;  // 3 = log2(kMuBuckets)
 
-constexpr uint16_t kTables[] = {
+// The tables in the compact form of inr/codec/tables.py (compact_rows).
+constexpr uint8_t kCompactTables[] = {
 #include "laplace_tables.inc"
 };
-static_assert(sizeof(kTables) / sizeof(kTables[0]) == size_t{kTableRows} * (kEscape + 1), "table size");
+
+struct Tables {
+    uint16_t freq[kTableRows * (kEscape + 1)];
+
+    Tables() {
+        const uint8_t* p = kCompactTables;
+        for (int row = 0; row < kTableRows; ++row) {
+            uint16_t* out = freq + size_t(row) * (kEscape + 1);
+            std::fill(out, out + kEscape + 1, uint16_t{1});
+            const int first = *p++, count = *p++;
+            for (int i = first; i < first + count; ++i) {
+                uint32_t value = 0;
+                for (int shift = 0;; shift += 7) {
+                    value |= uint32_t{*p & 0x7Fu} << shift;
+                    if (!(*p++ & 0x80)) break;
+                }
+                out[i] = static_cast<uint16_t>(value);
+            }
+        }
+    }
+};
 
 }  // namespace
 
-const uint16_t* laplace_tables() { return kTables; }
+const uint16_t* laplace_tables() {
+    static const Tables tables;  // expanded once, on first use
+    return tables.freq;
+}
 
 void table_row(int64_t mean_fp, int64_t log2_scale_fp, int64_t& mean_int, int& row) {
     const int64_t one = int64_t{1} << kFracBits;
@@ -54,7 +78,7 @@ uint32_t LatentDecoder::next_word() {
 const std::vector<uint32_t>& LatentDecoder::cdf(int row) {
     std::vector<uint32_t>& out = cdfs_[row];
     if (!out.empty()) return out;
-    const uint16_t* freq = kTables + size_t(row) * (kEscape + 1);
+    const uint16_t* freq = laplace_tables() + size_t(row) * (kEscape + 1);
     const int symbols = kEscape + 1;
     double normalization = 0.0;
     for (int i = 0; i < symbols; ++i) normalization += freq[i];

@@ -24,8 +24,11 @@ void set_message(inr_error_t* error, const char* message) {
     std::snprintf(error->message, sizeof(error->message), "%s", message);
 }
 
+// Runs body; a failure becomes its status and message (without exceptions, see decode_error.h,
+// a failure never comes back here).
 template <typename Body>
 inr_status guarded(inr_error_t* error, Body&& body) {
+#if INRDEC_HAS_EXCEPTIONS
     try {
         body();
         set_message(error, "");
@@ -43,6 +46,11 @@ inr_status guarded(inr_error_t* error, Body&& body) {
         set_message(error, "unknown internal error");
         return INR_ERR_INTERNAL;
     }
+#else
+    body();
+    set_message(error, "");
+    return INR_OK;
+#endif
 }
 
 // Output sides up to 2^24: sizes computed from them never overflow (the memory limit
@@ -50,7 +58,7 @@ inr_status guarded(inr_error_t* error, Body&& body) {
 constexpr uint32_t kMaxOutputSide = 1u << 24;
 
 void require_argument(bool ok, const char* what) {
-    if (!ok) throw DecodeError(INR_ERR_ARGUMENT, what);
+    if (!ok) inr::dec::fail(INR_ERR_ARGUMENT, what);
 }
 
 // The stored samples [height, width, stored channels] written as the file's channels at its

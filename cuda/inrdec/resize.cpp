@@ -121,7 +121,7 @@ ResizeTable bicubic_table(int64_t in_size, int64_t out_size, double scale, Memor
         }
         double total = w[0];
         for (int k = 1; k < taps; ++k) total += w[k];
-        if (total == 0.0) throw DecodeError(INR_ERR_INTERNAL, "resampling kernel has no weight at a pixel");
+        if (total == 0.0) fail(INR_ERR_INTERNAL, "resampling kernel has no weight at a pixel");
         int nonzero = 0;
         for (int k = 0; k < taps; ++k) nonzero += (w[k] /= total) != 0.0;
         keep = std::max(keep, nonzero);

@@ -127,9 +127,12 @@ void check(inr_status status, const inr_error_t& error) {
 
 int run(const Options& o) {
     const std::vector<uint8_t> data = read_file(o.input);
+    // An empty file is a format error, not a missing buffer: never hand the library NULL.
+    static const uint8_t kNothing = 0;
+    const uint8_t* bytes = data.empty() ? &kNothing : data.data();
     inr_info_t info;
     inr_error_t error;
-    check(inr_info(data.data(), data.size(), &info, &error), error);
+    check(inr_info(bytes, data.size(), &info, &error), error);
     if (o.info) {
         std::printf("format: inr\nversion: %u\nmode: %s\nwidth: %u\nheight: %u\nchannels: %u\nbit_depth: %u\n"
                     "alpha: %s\nbytes: %zu\nbpp: %.4f\n",
@@ -157,7 +160,7 @@ int run(const Options& o) {
     double fastest = 0.0;
     for (int i = 0; i < std::max(1, o.repeat); ++i) {
         const auto start = std::chrono::steady_clock::now();
-        check(inr_decode(data.data(), data.size(), &options, image.pixels.data(), stride, &error), error);
+        check(inr_decode(bytes, data.size(), &options, image.pixels.data(), stride, &error), error);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         fastest = i == 0 ? seconds : std::min(fastest, seconds);
     }
