@@ -48,6 +48,16 @@ def encoded(cache: Path, name: str, encode) -> bytes:
     return path.read_bytes()
 
 
+def add_file_arguments(parser: argparse.ArgumentParser, output: Path) -> None:
+    """The options shared with bench_web.py: which files (images, lossy qualities, cache),
+    rounds and the results file."""
+    parser.add_argument("--images", type=parse_images, default=parse_images("1-24"))
+    parser.add_argument("--qualities", default="2,8", help="lossy qualities, comma-separated")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inr-kodak-files")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=output)
+
+
 def interleaved_times(tool: str, source: Path, out: Path, data: bytes, repeats: int) -> tuple:
     """The fastest of `repeats` rounds of: one plain `inrdec` process (its whole time), one
     `inrdec --repeat 2` (the faster of its two `inr_decode` calls: the second runs with the
@@ -78,11 +88,7 @@ def read_ppm(data: bytes) -> np.ndarray:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--images", type=parse_images, default=parse_images("1-24"))
-    p.add_argument("--qualities", default="2,8", help="lossy qualities, comma-separated")
-    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inr-kodak-files")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--output", type=Path, default=RESULTS_DIR / "inrdec_kodak.json")
+    add_file_arguments(p, RESULTS_DIR / "inrdec_kodak.json")
     p.add_argument("--encode-only", action="store_true", help="fill the cache and stop")
     args = p.parse_args(argv)
     tool = shutil.which("inrdec") or str(Path(sys.executable).parent / "inrdec")

@@ -32,9 +32,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from bench_inrdec import encoded, read_ppm  # noqa: E402
+from bench_inrdec import add_file_arguments, encoded, read_ppm  # noqa: E402
 from common import REPO, RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
-from kodak import KODAK, load_rgb, log, parse_images  # noqa: E402
+from kodak import KODAK, load_rgb, log  # noqa: E402
 
 import chromium_cdp  # noqa: E402
 import inr  # noqa: E402
@@ -89,11 +89,7 @@ def node_seconds(source: Path, output: Path, scratch: Path) -> float:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--images", type=parse_images, default=parse_images("1-24"))
-    p.add_argument("--qualities", default="2,8", help="lossy qualities, comma-separated")
-    p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inr-kodak-files")
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--output", type=Path, default=RESULTS_DIR / "web_decode.json")
+    add_file_arguments(p, RESULTS_DIR / "web_decode.json")
     p.add_argument("--screenshot", type=Path, default=RESULTS_DIR / "web_viewer.png")
     args = p.parse_args(argv)
     tool = shutil.which("inrdec") or str(Path(sys.executable).parent / "inrdec")

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import struct
 import sys
 import sysconfig
 import threading
@@ -154,7 +155,10 @@ def test_node_errors_carry_the_library_code(files, tmp_path):
     corrupt[30] ^= 0x40
     future = bytearray(data[:-4])
     future[8] = 200  # the format version byte
-    paths = {"corrupt": bytes(corrupt), "future": with_crc(bytes(future)), "empty": b"", "text": b"hello, world"}
+    huge = bytearray(data[:-4])
+    huge[10:18] = struct.pack("<II", 16384, 16384)  # 2^28 pixels, the most the format allows; checksum repaired
+    paths = {"corrupt": bytes(corrupt), "future": with_crc(bytes(future)), "empty": b"", "text": b"hello, world",
+             "huge": with_crc(bytes(huge))}
     for name, content in paths.items():
         (tmp_path / f"{name}.inr").write_bytes(content)
     good = str(files["lossy_rgb8"])
@@ -164,12 +168,15 @@ def test_node_errors_carry_the_library_code(files, tmp_path):
             {"input": good, "width": 64, "height": 64, "maxPixels": 4095},
             {"input": good, "maxMemory": 1000},                           # the decoder's own limit
             {"input": good, "width": 0, "height": 5},
-            {"input": good, "width": 20}]
+            {"input": good, "width": 20},
+            {"input": str(tmp_path / "huge.inr")},                        # above maxPixels: refused before decoding
+            {"input": str(tmp_path / "huge.inr"), "width": 64, "height": 64}]
     results = run_node(jobs, tmp_path)
-    codes = [(r["code"], r["status"]) if not r["ok"] else None for r in results]
+    codes = [(r["code"], r["status"]) if not r["ok"] else None for r in results[:-1]]
     assert codes == [(2, "format error"), (3, "unsupported"), (2, "format error"), (2, "format error"),
                      (4, "memory limit exceeded"), (4, "memory limit exceeded"), (4, "memory limit exceeded"),
-                     (1, "invalid argument"), (1, "invalid argument")]
+                     (1, "invalid argument"), (1, "invalid argument"), (4, "memory limit exceeded")]
+    assert results[-1]["code"] in (2, 4), results[-1]  # the payload is far too short for such a picture
     assert "CRC mismatch" in results[0]["message"]
     assert "unsupported .inr version 200" in results[1]["message"]
     assert "above the limit of 67108864" in results[4]["message"]
