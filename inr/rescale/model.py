@@ -50,7 +50,7 @@ def make_model(down: str = "small", up: str = "small",
                up_init: Union[None, str, SRModel] = "default") -> RescaleModel:
     """A RescaleModel by size names: `down` in DOWN_SIZES ("small", "tiny"), `up` an SR
     encoder size ("small", "large", "tiny"; CUF head). up_init: "default" (the shipped SR
-    weights, `inr/sr/weights/default.pt`; needs up="small"), a path to an SR checkpoint or
+    weights, `inr/sr/weights/default.pt`; up must be their size), a path to an SR checkpoint or
     weights file, an SRModel (copied), or None (random)."""
     if down not in DOWN_SIZES:
         raise ValueError(f"unknown downscaler size {down!r}; choose from {sorted(DOWN_SIZES)}")

@@ -42,6 +42,7 @@ from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
 from inr.rescale.model import RescaleModel, make_model
 from inr.rescale.weights import DEFAULT_WEIGHTS, load, save_weights
 from inr.sr.data import default_data_dir, load_images, sample_pixels
+from inr.sr.encoder import ENCODER_SIZES
 
 __all__ = ["main", "train"]
 
@@ -55,9 +56,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, help="folder for checkpoint.pt and train_log.json")
     p.add_argument("--steps", type=int, default=50_000, help="total optimiser steps (default 50000)")
     p.add_argument("--down", default="small", choices=sorted(DOWN_SIZES), help="downscaler size")
-    p.add_argument("--up", default="small", choices=["tiny", "small", "large"], help="upscaler encoder size")
+    p.add_argument("--up", default=None, choices=sorted(ENCODER_SIZES),
+                   help="upscaler encoder size (default: the shipped SR model's)")
     p.add_argument("--up-init", default="auto", help="upscaler start: 'auto' (the shipped SR weights when "
-                   "--up small, else random), 'default', 'none' (random) or an SR checkpoint/weights path")
+                   "their encoder size is --up's, else random), 'default', 'none' (random) or an SR "
+                   "checkpoint/weights path")
     add_data_arguments(p)
     p.add_argument("--aniso", type=float, default=0.25, help="share of steps with independent per-axis factors")
     p.add_argument("--lambda-lr", type=float, default=1.0, help="weight of L1(LR, bicubic LR): the start "
@@ -79,9 +82,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     return args
 
 
+def _shipped_sr_size() -> str:
+    from inr.sr.upsample import resolve_model
+
+    return resolve_model("default").config["size"]
+
+
 def _new_model(cfg: dict, up_init: str) -> RescaleModel:
-    init = {"auto": "default" if cfg["up"]["size"] == "small" else None, "none": None}.get(up_init, up_init)
-    return make_model(cfg["down"]["size"], cfg["up"]["size"], up_init=init)
+    if up_init == "auto":  # the shipped SR weights when they have the upscaler's encoder size
+        up_init = "default" if _shipped_sr_size() == cfg["up"]["size"] else "none"
+    return make_model(cfg["down"]["size"], cfg["up"]["size"], up_init=None if up_init == "none" else up_init)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -93,7 +103,8 @@ def train(args: argparse.Namespace) -> dict:
 
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     resolve_crop_arguments(args, ckpt)
-    cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down}, "up": {"size": args.up, "head": "cuf"}}
+    cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down},
+                                                   "up": {"size": args.up or _shipped_sr_size(), "head": "cuf"}}
     torch.manual_seed(args.seed)
     model = (_new_model(cfg, "none") if ckpt is not None else _new_model(cfg, args.up_init)).to(device)
     opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": DOWN_LR if args.lr is None else args.lr},

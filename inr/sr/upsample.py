@@ -35,7 +35,7 @@ result whole (an average of 8 passes; a resize of the finished image).
 
 Self-ensemble: `ensemble=True` runs the model on the 8 flips / transposes of the input,
 undoes each on its output and averages them (EDSR's "+" results): 8 times the work, about
-+0.1 dB (Set5 x4 30.91 -> 31.03 dB, Set14 x4 27.80 -> 27.89 dB with the shipped weights). The pixel mapping is
++0.1 dB (Set5 x4 31.23 -> 31.37 dB, Set14 x4 28.05 -> 28.13 dB with the shipped weights). The pixel mapping is
 symmetric under these transforms, so no resampling is involved.
 """
 from __future__ import annotations
