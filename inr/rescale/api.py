@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 
 from inr._image import from_tensor, to_tensor
+from inr.rescale.model import RescaleModel
 from inr.rescale.weights import ModelSpec, resolve_model
 from inr.resample import resize
 from inr.sr.models import out_size_for
@@ -52,7 +53,7 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     chw, info = to_tensor(img)
     in_size = tuple(chw.shape[-2:])
     lr_size = _down_size(in_size, scale, size)
-    net = resolve_model(model)
+    net = _joint_model(model)
     device = torch.device(device if device is not None else (chw.device if info.kind == "torch" else "cpu"))
     net = _on_device(net, device)
     channels = chw.shape[0]
@@ -90,13 +91,23 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
     out_size = _check_size_arg(size) if size is not None else None
     if out_size is not None and (out_size[0] < in_size[0] or out_size[1] < in_size[1]):
         raise ValueError(f"up: size {out_size} is smaller than the input {in_size} on some axis")
-    net = resolve_model(model)
+    net = _joint_model(model)
     from inr.sr.upsample import upsample
 
     return upsample(lr, scale=scale, size=size, model=net.up_net, device=device, tile=tile, progress=progress)
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+def _joint_model(model: Any) -> RescaleModel:
+    """The RescaleModel of `model` ("default", a path or a model); the invertible design is
+    evaluated by `inr.rescale.evaluate` until it is shipped."""
+    net = resolve_model(model)
+    if not isinstance(net, RescaleModel):
+        raise ValueError("inr.rescale.down/up run the joint design (RescaleModel); this model is the invertible "
+                         "design, which inr.rescale.evaluate.evaluate measures")
+    return net
+
 
 def _round8(x: torch.Tensor) -> torch.Tensor:
     return torch.round(x * 255.0) / 255.0

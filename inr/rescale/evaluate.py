@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel
 from inr.sr.evaluate import load_pairs, psnr_y
 
@@ -84,6 +85,9 @@ def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "
     if device is None:
         param = next(net.parameters(), None)
         device = param.device if param is not None else "cpu"
+    if isinstance(net, InvertibleRescaler):
+        return evaluate_pipeline(*_invertible_pipeline(net, torch.device(device)), dataset, scale, root, jpeg,
+                                 max_images=max_images)
 
     def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
         return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device)
@@ -92,3 +96,24 @@ def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "
         return up(lr, size=size, model=net, device=device)
 
     return evaluate_pipeline(downscale, upscale, dataset, scale, root, jpeg, max_images=max_images)
+
+
+def _invertible_pipeline(net: InvertibleRescaler, device: torch.device) -> Tuple[Down, Up]:
+    """`downscale` and `upscale` of an invertible rescaler on uint8 RGB arrays (the upscale
+    from the 8-bit LR alone, z = 0)."""
+
+    def to_tensor(img: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(device, torch.float32) / 255
+
+    def to_uint8(x: torch.Tensor) -> np.ndarray:
+        return (x[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+    def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return to_uint8(net.eval().downscale(to_tensor(hr), tuple(bic_lr.shape[:2]))[0])
+
+    def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+        with torch.no_grad():
+            return to_uint8(net.eval().upscale(to_tensor(lr), size))
+
+    return downscale, upscale

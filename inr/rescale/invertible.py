@@ -13,16 +13,16 @@ mode), so that the inverse from the 8-bit LR and z = 0 restores the picture: the
 the LR cannot hold is carried by the LR itself, in a form the inverse was built to read.
 At a power-of-two scale the map is exactly invertible; elsewhere the resizes before and
 after lose what the bicubic kernel loses. The last convolution of F, G and s starts at zero,
-so an untrained rescaler is the Haar (2x2 mean) pyramid.
+so an untrained rescaler is the Haar (2x2 mean) pyramid. `python -m inr.rescale.train
+--design invertible` trains it.
 """
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
 
-from inr.rescale.downscaler import bicubic_down
 from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
 
@@ -131,7 +131,7 @@ class InvertibleRescaler(nn.Module):
         y = self.encode(x, k)
         return quantize_8bit(y[:, :LR_CHANNELS]), y[:, LR_CHANNELS:]
 
-    def upscale(self, lr: torch.Tensor, out_size: Tuple[int, int], z: torch.Tensor = None) -> torch.Tensor:
+    def upscale(self, lr: torch.Tensor, out_size: Tuple[int, int], z: Optional[torch.Tensor] = None) -> torch.Tensor:
         """lr [N, 3, h, w] (and z, default 0) -> [N, 3, H, W] (not clipped)."""
         h, w = lr.shape[-2:]
         k = haar_levels(tuple(int(s) for s in out_size), (h, w))
@@ -141,13 +141,13 @@ class InvertibleRescaler(nn.Module):
         return x if tuple(x.shape[-2:]) == tuple(out_size) else resize(
             x, size=tuple(int(s) for s in out_size), kernel="bicubic", antialias=True, alpha=False)
 
-    def losses(self, hr: torch.Tensor, lr_size: Tuple[int, int]) -> List[torch.Tensor]:
-        """The three terms IRN trains with, for one batch: LR vs bicubic LR (mean squared),
-        the reconstruction from the 8-bit LR and z = 0 (mean absolute), and z's mean square
-        (the pull of the detail towards the prior's mode)."""
+    def forward(self, hr: torch.Tensor, lr_size: Tuple[int, int],
+                query: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(LR on the 8-bit grid, the reconstruction from it and z = 0 [N, 3, H, W] or, with
+        `query` [N, M] flat HR pixel indices, [N, 3, M], the detail z): what training needs
+        (IRN's terms: LR vs bicubic, reconstruction, z towards 0)."""
         lr, z = self.downscale(hr, lr_size)
-        with torch.no_grad():
-            target_lr = bicubic_down(hr, lr_size)
         rec = self.upscale(lr, tuple(hr.shape[-2:]))
-        return [torch.mean((lr - target_lr) ** 2), torch.mean(torch.abs(rec - hr)), torch.mean(z ** 2)]
-
+        if query is not None:
+            rec = rec.flatten(2).gather(2, query[:, None, :].expand(-1, rec.shape[1], -1))
+        return lr, rec, z

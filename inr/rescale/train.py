@@ -20,6 +20,10 @@ reconstruction Y-PSNR and LR PSNR vs bicubic (`inr.rescale.evaluate`, rank 0).
 Under `torchrun --nproc_per_node N` it runs DistributedDataParallel (gloo on CPU, NCCL
 on GPU) as `inr.sr.train` does; lambda is updated from the mean over ranks.
 
+`--design invertible` trains `inr.rescale.invertible.InvertibleRescaler` instead (one network
+both ways, one Adam group at `--lr`): the same loss with the reconstruction from the 8-bit
+LR and z = 0, plus `--detail-weight` times the mean square of z.
+
 Ship the result with `python -m inr.rescale.train --export DIR/checkpoint.pt`
 (writes `inr/rescale/weights/default.pt`, or `--export-to PATH`).
 """
@@ -29,7 +33,7 @@ import argparse
 import math
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +43,7 @@ from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomi
                            mean_over_ranks, resolve_crop_arguments, restore_training, unwrap)
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
+from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel, make_model
 from inr.rescale.weights import DEFAULT_WEIGHTS, load, save_weights
 from inr.sr.data import default_data_dir, load_images, sample_pixels
@@ -55,12 +60,19 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m inr.rescale.train", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, help="folder for checkpoint.pt and train_log.json")
     p.add_argument("--steps", type=int, default=50_000, help="total optimiser steps (default 50000)")
-    p.add_argument("--down", default="small", choices=sorted(DOWN_SIZES), help="downscaler size")
+    p.add_argument("--design", default="joint", choices=["joint", "invertible"],
+                   help="joint: a downscaler and an SR upscaler (RescaleModel); invertible: one invertible "
+                   "network both ways (inr.rescale.invertible)")
+    p.add_argument("--down", default="small", choices=sorted(DOWN_SIZES), help="downscaler size (joint)")
     p.add_argument("--up", default=None, choices=sorted(ENCODER_SIZES),
                    help="upscaler encoder size (default: the shipped SR model's)")
     p.add_argument("--up-init", default="auto", help="upscaler start: 'auto' (the shipped SR weights when "
                    "their encoder size is --up's, else random), 'default', 'none' (random) or an SR "
                    "checkpoint/weights path")
+    p.add_argument("--blocks-per-level", type=int, default=4, help="coupling blocks per Haar level (invertible)")
+    p.add_argument("--hidden", type=int, default=32, help="features of the coupling subnets (invertible)")
+    p.add_argument("--detail-weight", type=float, default=1.0,
+                   help="weight of the mean square of the detail z, pulled towards 0 (invertible)")
     add_data_arguments(p)
     p.add_argument("--aniso", type=float, default=0.25, help="share of steps with independent per-axis factors")
     p.add_argument("--lambda-lr", type=float, default=1.0, help="weight of L1(LR, bicubic LR): the start "
@@ -88,7 +100,9 @@ def _shipped_sr_size() -> str:
     return resolve_model("default").config["size"]
 
 
-def _new_model(cfg: dict, up_init: str) -> RescaleModel:
+def _new_model(cfg: dict, up_init: str) -> Union[RescaleModel, InvertibleRescaler]:
+    if cfg.get("design") == "invertible":
+        return InvertibleRescaler(cfg["blocks_per_level"], cfg["hidden"])
     if up_init == "auto":  # the shipped SR weights when they have the upscaler's encoder size
         up_init = "default" if _shipped_sr_size() == cfg["up"]["size"] else "none"
     return make_model(cfg["down"]["size"], cfg["up"]["size"], up_init=None if up_init == "none" else up_init)
@@ -103,18 +117,27 @@ def train(args: argparse.Namespace) -> dict:
 
     ckpt = load_checkpoint(ckpt_path) if args.resume else None
     resolve_crop_arguments(args, ckpt)
-    cfg = ckpt["config"] if ckpt is not None else {"down": {"size": args.down},
-                                                   "up": {"size": args.up or _shipped_sr_size(), "head": "cuf"}}
+    if ckpt is not None:
+        cfg = ckpt["config"]
+    elif args.design == "invertible":
+        cfg = {"design": "invertible", "blocks_per_level": args.blocks_per_level, "hidden": args.hidden}
+    else:
+        cfg = {"down": {"size": args.down}, "up": {"size": args.up or _shipped_sr_size(), "head": "cuf"}}
+    invertible = cfg.get("design") == "invertible"
     torch.manual_seed(args.seed)
     model = (_new_model(cfg, "none") if ckpt is not None else _new_model(cfg, args.up_init)).to(device)
-    opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": DOWN_LR if args.lr is None else args.lr},
-                            {"params": model.up_net.parameters(), "lr": UP_LR if args.lr_up is None else args.lr_up}])
+    down_lr = DOWN_LR if args.lr is None else args.lr
+    if invertible:  # one network both ways: one parameter group at --lr
+        opt = torch.optim.Adam([{"params": model.parameters(), "lr": down_lr}])
+    else:
+        opt = torch.optim.Adam([{"params": model.down_net.parameters(), "lr": down_lr},
+                                {"params": model.up_net.parameters(), "lr": UP_LR if args.lr_up is None else args.lr_up}])
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=args.decay_every or max(1, args.steps // 4), gamma=0.5)
     step, elapsed, log_lambda = 0, 0.0, math.log(args.lambda_lr)
     log = {"config": {**cfg, "args": jsonable(vars(args)), "world_size": world}, "entries": [], "eval": []}
     if ckpt is not None:
         step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path,
-                                         learning_rates=(args.lr, args.lr_up))
+                                         learning_rates=(args.lr,) if invertible else (args.lr, args.lr_up))
         log_lambda = ckpt.get("log_lambda", log_lambda)
     net = proc.wrap(model)
 
@@ -132,8 +155,9 @@ def train(args: argparse.Namespace) -> dict:
             atomic_write_json(log, log_path)
 
     def extra() -> dict:
-        return {"lambda": round(math.exp(log_lambda), 6), "lr": opt.param_groups[0]["lr"],
-                "lr_up": opt.param_groups[1]["lr"]}
+        rates = {"lr": opt.param_groups[0]["lr"]} if invertible else {"lr": opt.param_groups[0]["lr"],
+                                                                       "lr_up": opt.param_groups[1]["lr"]}
+        return {"lambda": round(math.exp(log_lambda), 6), **rates}
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
@@ -147,10 +171,15 @@ def train(args: argparse.Namespace) -> dict:
         query = query.to(device, non_blocking=True) if query is not None else None
         with torch.no_grad():
             bic = bicubic_down(hr, lr_size)
-        lr_img, pred = net(hr, lr_size, query)
+        lr_img, pred, *detail = net(hr, lr_size, query)  # the invertible design also gives its z
         rec_loss = F.l1_loss(pred, target)
         lr_loss = F.l1_loss(lr_img, bic)
         loss = rec_loss + math.exp(log_lambda) * lr_loss
+        terms = {}
+        if detail:
+            detail_loss = detail[0].pow(2).mean()
+            loss = loss + args.detail_weight * detail_loss
+            terms["detail"] = detail_loss.item()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -163,7 +192,7 @@ def train(args: argparse.Namespace) -> dict:
             log_lambda = min(max(log_lambda + args.lambda_rate * (args.lr_psnr_target - float(p)),
                                  LOG_LAMBDA_RANGE[0]), LOG_LAMBDA_RANGE[1])
         steps.after_step(step, {"loss": loss.item(), "rec_l1": rec_loss.item(), "lr_l1": lr_loss.item(),
-                                "lr_psnr": batch_psnr}, extra, postfix=("loss", "lr_psnr"))
+                                "lr_psnr": batch_psnr, **terms}, extra, postfix=("loss", "lr_psnr"))
     bar.close()
     proc.finish()
     return log

@@ -13,6 +13,7 @@ from typing import Union
 from torch import nn
 
 from inr._weights import cached, read_model_file, save_weights_file
+from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel, make_model
 
 __all__ = ["DEFAULT_WEIGHTS", "save_weights", "load", "resolve_model"]
@@ -20,27 +21,32 @@ __all__ = ["DEFAULT_WEIGHTS", "save_weights", "load", "resolve_model"]
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "default.pt"
 WEIGHTS_FORMAT = "inr.rescale.weights"
 
-ModelSpec = Union[str, os.PathLike, RescaleModel]
+ModelSpec = Union[str, os.PathLike, RescaleModel, InvertibleRescaler]
 
 
-def save_weights(model: RescaleModel, path: Union[str, os.PathLike]) -> None:
+def save_weights(model: Union[RescaleModel, InvertibleRescaler], path: Union[str, os.PathLike]) -> None:
     """Writes `model` as a weights-only file (config + float state_dict), atomically."""
-    if not isinstance(model, RescaleModel):
-        raise ValueError(f"save_weights needs a RescaleModel, got {type(model).__name__}")
+    if not isinstance(model, (RescaleModel, InvertibleRescaler)):
+        raise ValueError(f"save_weights needs a RescaleModel or an InvertibleRescaler, got {type(model).__name__}")
     save_weights_file(model, model.config, WEIGHTS_FORMAT, path)
 
 
-def load(path: Union[str, os.PathLike]) -> RescaleModel:
-    """A RescaleModel (eval mode, CPU) from a training checkpoint or a `save_weights` file."""
-    config, state = read_model_file(path, WEIGHTS_FORMAT, "rescaling", lambda config: "down" in config)
-    model = make_model(config["down"]["size"], config["up"]["size"], up_init=None)
+def load(path: Union[str, os.PathLike]) -> Union[RescaleModel, InvertibleRescaler]:
+    """The model (eval mode, CPU) of a training checkpoint or a `save_weights` file: a
+    RescaleModel, or an InvertibleRescaler for the invertible design."""
+    config, state = read_model_file(path, WEIGHTS_FORMAT, "rescaling",
+                                    lambda config: "down" in config or config.get("design") == "invertible")
+    if config.get("design") == "invertible":
+        model = InvertibleRescaler(config["blocks_per_level"], config["hidden"])
+    else:
+        model = make_model(config["down"]["size"], config["up"]["size"], up_init=None)
     model.load_state_dict(state)
     return model.eval()
 
 
-def resolve_model(model: ModelSpec = "default") -> RescaleModel:
-    """"default", a path or a RescaleModel -> RescaleModel (files are cached by path and mtime)."""
-    if isinstance(model, RescaleModel):
+def resolve_model(model: ModelSpec = "default") -> Union[RescaleModel, InvertibleRescaler]:
+    """"default", a path or a model -> the model (files are cached by path and mtime)."""
+    if isinstance(model, (RescaleModel, InvertibleRescaler)):
         return model
     if isinstance(model, nn.Module):
         raise TypeError(f"model must be a RescaleModel, got {type(model).__name__}")
