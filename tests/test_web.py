@@ -320,8 +320,8 @@ def test_page_draws_the_example_at_device_pixel_size(browser, page_server):
     assert f"{header['bpp']:.3f} bpp" in facts and f"{header['width']}×{header['height']}" in facts
     sizes = {pixels.shape[:2]}
     for width, height, scale in ((900, 700, 1.0), (450, 350, 2.0), (600, 467, 1.5)):  # resize, zoom 200 %, 150 %
-        set_window(browser, width, height, scale)
         previous = browser.evaluate("document.body.dataset.size")
+        set_window(browser, width, height, scale)
         pixels = wait_until_drawn(browser, other_than=previous)
         np.testing.assert_array_equal(pixels, to_rgba8(inr.decode(data, size=pixels.shape[:2])))
         sizes.add(pixels.shape[:2])
@@ -339,8 +339,10 @@ def test_page_shows_an_error_for_a_corrupt_file_and_keeps_working(browser, page_
                                                  "selector": "#file"})["nodeId"]
     for name in ("corrupt.inr", "truncated.inr"):
         browser.call("DOM.setFileInputFiles", {"nodeId": chooser, "files": [str(tmp_path / name)]})
-        browser.wait_for("document.body.dataset.state === 'error'")
-        message = browser.evaluate("document.getElementById('error').textContent")
+        # (after the first file the page is already in its error state: wait for this file's message)
+        message = browser.wait_for("document.body.dataset.state === 'error' && "
+                                   f"document.getElementById('error').textContent.includes('{name}') && "
+                                   "document.getElementById('error').textContent")
         assert f"Cannot show {name}" in message and "code 2, format error" in message
     # the page still opens a good file afterwards
     browser.call("DOM.setFileInputFiles", {"nodeId": chooser, "files": [str(EXAMPLE)]})
