@@ -17,6 +17,14 @@ images and LR sizes of `inr.sr.evaluate.load_pairs`:
 - JPEG: the learned LR and the bicubic LR saved as Pillow JPEG (--jpeg, default quality
   90 and 75, 4:2:0) before the upscale, for the learned pipeline and for bicubic-down +
   `inr.upsample`: what a lossy LR costs each of them.
+- cycle (--cycle-scales, default x4): down, up, down again, up again
+  (`inr.rescale.evaluate.evaluate_cycle`): the second LR's PSNR vs the bicubic LR within
+  0.5 dB of the first's, the second LR vs the first, the second reconstruction's Y-PSNR;
+  beside the same cycle of bicubic-down + `inr.upsample` (both LRs `inr.resize` bicubic).
+- speed (--speed-threads, default 2; 0 skips): `down` + `up` of the 512x512 centre of
+  kodim23 at x4 (to 128x128 and back), median of --speed-repeats runs after a warm-up,
+  beside `inr.upsample` of the bicubic 128x128 LR to 512x512 (the baseline's upscale).
+  Timed first: stop other work on the machine until its line is printed.
 
 Targets (issue 10): Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample;
 LR PSNR vs the bicubic LR >= 35 dB (checked at every scale). Writes
@@ -25,27 +33,32 @@ benchmarks/results/rescale_eval.json (schema in benchmarks/common.py) via report
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List
 
+import numpy as np
 import torch
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
 
 import inr  # noqa: E402
 from inr.rescale import load  # noqa: E402
-from inr.rescale.evaluate import evaluate, evaluate_pipeline  # noqa: E402
+from inr.rescale.evaluate import cycle_pipeline, evaluate, evaluate_cycle, evaluate_pipeline, pipeline  # noqa: E402
 from inr.rescale.weights import DEFAULT_WEIGHTS  # noqa: E402
 from inr.sr.upsample import resolve_model as resolve_sr  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr"
+SPEED_IMAGE = DATA.parent / "kodak" / "kodim23.png"
 DATASETS = ("Set5", "Set14")
 SCALES = (2, 3, 3.7, 4)
 GAIN_TARGETS = {("Set5", 4): 2.0}   # dB over bicubic-down + inr.upsample
 LR_PSNR_TARGET = 35.0               # dB, learned LR vs bicubic LR
+CYCLE_TOLERANCE = 0.5               # dB, second LR's PSNR vs bicubic within this of the first's
 
 
 def log(message: str) -> None:
@@ -112,6 +125,75 @@ def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images) -
     return rows
 
 
+def cycle_rows(model, sr_model, datasets, scales, device, max_images) -> List[Dict[str, Any]]:
+    """The learned pipeline's cycle beside bicubic-down + inr.upsample's (both of its LRs
+    `inr.resize` bicubic downscales, of the HR and of the upsampled picture)."""
+    def sr_up(lr, size):
+        return inr.upsample(lr, size=size, model=sr_model, device=device)
+
+    def bic_down(hr, bic_lr):
+        return inr.resize(hr, size=bic_lr.shape[:2], kernel="bicubic")
+
+    rows = []
+    for ds in datasets:
+        for s in scales:
+            c = evaluate_cycle(model, ds, s, device=device, root=DATA, max_images=max_images)
+            b = cycle_pipeline(bic_down, sr_up, ds, s, root=DATA, max_images=max_images)
+            change = c["lr2_psnr"] - c["lr_psnr"]
+            log(f"  cycle {ds} x{s:g}: LR {c['lr_psnr']:.2f} -> {c['lr2_psnr']:.2f} dB vs bicubic, second LR "
+                f"{c['lr2_vs_lr1']:.2f} dB from the first, reconstruction {c['psnr']:.2f} -> {c['psnr2']:.2f} dB; "
+                f"bicubic+SR: second LR {b['lr2_vs_lr1']:.2f} dB from the first, {b['psnr']:.2f} -> {b['psnr2']:.2f} dB")
+            detail = {"n_images": c["n_images"], "per_image": c["images"], "baseline_per_image": b["images"]}
+            rows.append(result(f"{ds} x{s:g} cycle: second LR PSNR vs bicubic LR minus the first's", change, "dB",
+                               target=-CYCLE_TOLERANCE, target_of="value", compare=False,
+                               detail={"first_lr_psnr": round(c["lr_psnr"], 4),
+                                       "second_lr_psnr": round(c["lr2_psnr"], 4), **detail}))
+            rows.append(result(f"{ds} x{s:g} cycle: second LR vs the first, RGB PSNR", c["lr2_vs_lr1"], "dB",
+                               baseline=b["lr2_vs_lr1"], compare=False))
+            rows.append(result(f"{ds} x{s:g} cycle: second reconstruction Y-PSNR", c["psnr2"], "dB",
+                               baseline=b["psnr2"], compare=False,
+                               detail={"first_reconstruction_psnr": round(c["psnr"], 4),
+                                       "baseline_first_reconstruction_psnr": round(b["psnr"], 4)}))
+    return rows
+
+
+def _median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def speed_rows(model, sr_model, threads: int, repeats: int) -> List[Dict[str, Any]]:
+    """down + up of a 512x512 picture at x4 on `threads` threads, beside inr.upsample."""
+    with Image.open(SPEED_IMAGE) as im:
+        rgb = np.asarray(im.convert("RGB"))
+    top, left = (rgb.shape[0] - 512) // 2, (rgb.shape[1] - 512) // 2
+    hr = np.ascontiguousarray(rgb[top:top + 512, left:left + 512])
+    bic_lr = inr.resize(hr, size=(128, 128), kernel="bicubic")
+    downscale, upscale = pipeline(model, "cpu")
+    lr = downscale(hr, bic_lr)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        t_down = _median_time(lambda: downscale(hr, bic_lr), repeats)
+        t_up = _median_time(lambda: upscale(lr, (512, 512)), repeats)
+        t_sr = _median_time(lambda: inr.upsample(bic_lr, size=(512, 512), model=sr_model, device="cpu"), repeats)
+    finally:
+        torch.set_num_threads(previous)
+    log(f"  speed ({threads} threads): down {t_down:.3f} s + up {t_up:.3f} s = {t_down + t_up:.3f} s; "
+        f"inr.upsample 128 -> 512 {t_sr:.3f} s")
+    detail = {"image": f"{SPEED_IMAGE.name}, the 512x512 centre", "threads": threads, "repeats": repeats}
+    return [result("512x512 x4: down + up", t_down + t_up, "s", baseline=t_sr, higher_is_better=False,
+                   detail={**detail, "down_s": round(t_down, 4), "up_s": round(t_up, 4),
+                           "baseline": "inr.upsample of the bicubic 128x128 LR to 512x512"}),
+            result("512x512 x4: down", t_down, "s", higher_is_better=False, compare=False, detail=detail),
+            result("512x512 x4: up", t_up, "s", baseline=t_sr, higher_is_better=False, detail=detail)]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=None, help=f"checkpoint or weights (default {DEFAULT_WEIGHTS})")
@@ -119,6 +201,9 @@ def main(argv=None) -> int:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS))
     p.add_argument("--scales", nargs="+", type=float, default=list(SCALES))
     p.add_argument("--jpeg", nargs="*", type=int, default=[90, 75], help="JPEG qualities (none: skip)")
+    p.add_argument("--cycle-scales", nargs="*", type=float, default=[4], help="scales of the cycle rows (none: skip)")
+    p.add_argument("--speed-threads", type=int, default=2, help="torch threads of the speed rows (0: skip)")
+    p.add_argument("--speed-repeats", type=int, default=5)
     p.add_argument("--max-images", type=int, default=None, help="first N images per dataset (smoke runs)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None)
@@ -139,10 +224,21 @@ def main(argv=None) -> int:
     sr_model = resolve_sr(args.sr_model).to(device)
     scales = [int(s) if float(s).is_integer() else s for s in args.scales]
     log(f"model {path} ({model.config}), device {device}")
-    rows = quality_rows(model, sr_model, args.datasets, scales, args.jpeg, device, args.max_images)
-    rows.append(result("parameters: downscaler", n_params(model.down_net), "params", compare=False))
-    rows.append(result("parameters: upscaler", n_params(model.up_net), "params",
-                       baseline=n_params(sr_model), compare=False))
+    rows = []
+    if args.speed_threads and SPEED_IMAGE.is_file():  # first, so that other work need pause only briefly
+        rows += speed_rows(model, sr_model, args.speed_threads, args.speed_repeats)
+    elif args.speed_threads:
+        log(f"note: no {SPEED_IMAGE}: speed rows skipped")
+    rows += quality_rows(model, sr_model, args.datasets, scales, args.jpeg, device, args.max_images)
+    cycle_scales = [int(s) if float(s).is_integer() else s for s in args.cycle_scales]
+    rows += cycle_rows(model, sr_model, args.datasets, cycle_scales, device, args.max_images)
+    if hasattr(model, "down_net"):
+        rows.append(result("parameters: downscaler", n_params(model.down_net), "params", compare=False))
+        rows.append(result("parameters: upscaler", n_params(model.up_net), "params",
+                           baseline=n_params(sr_model), compare=False))
+    else:  # the invertible design: one network both ways
+        rows.append(result("parameters: rescaler (both ways)", n_params(model), "params",
+                           baseline=n_params(sr_model), compare=False))
     notes.append("reconstruction: Y-PSNR (BT.601, [0, 255] scale, float), ceil(scale) pixels shaved, uint8 output; "
                  "LR PSNR: all RGB channels of the uint8 learned LR against the bicubic LR, no shave")
     notes.append("bicubic LR: the provided MATLAB-bicubic files at x2/x3/x4, inr.resize bicubic at x3.7 "
@@ -153,7 +249,7 @@ def main(argv=None) -> int:
     name = "rescale_eval"
     settings = {"model": str(path), "model_config": model.config, "sr_model": str(args.sr_model),
                 "device": device, "datasets": list(args.datasets), "scales": scales, "jpeg": list(args.jpeg),
-                "max_images": args.max_images}
+                "cycle_scales": cycle_scales, "speed_threads": args.speed_threads, "max_images": args.max_images}
     return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "bicubic-down + inr.upsample", log,
                   settings=settings, notes=notes, machine=machine)
 

@@ -16,7 +16,7 @@ import inr
 from inr.cli import main as cli
 from inr.rescale import RescaleModel, down, load, make_model, save_weights, up
 from inr.rescale.downscaler import bicubic_down
-from inr.rescale.evaluate import evaluate, evaluate_pipeline, jpeg_roundtrip, psnr_rgb
+from inr.rescale.evaluate import cycle_pipeline, evaluate, evaluate_cycle, evaluate_pipeline, jpeg_roundtrip, psnr_rgb
 from inr.rescale.quantize import quantize_8bit
 from inr.rescale.train import main as train_main
 from inr.sr.evaluate import psnr_y, sr_data_dir
@@ -239,6 +239,26 @@ def test_evaluate_on_a_synthetic_set(model, rgb, tmp_path):
                             lr_metric=False)
     assert bic["lr_psnr"] is None and np.isfinite(bic["psnr"])
     assert psnr_rgb(rgb, rgb) == float("inf") and jpeg_roundtrip(rgb, 90).shape == rgb.shape
+
+
+def test_cycle_on_a_synthetic_set(model, rgb, tmp_path):
+    hr_dir = tmp_path / "Set5" / "x2" / "hr"
+    hr_dir.mkdir(parents=True)
+    Image.fromarray(rgb).save(hr_dir / "a.png")
+    res = evaluate_cycle(model, "Set5", 3.7, root=tmp_path)
+    assert res["n_images"] == 1 and all(np.isfinite(res[k]) for k in ("psnr", "psnr2", "lr_psnr", "lr2_psnr"))
+    assert 10 < res["lr2_vs_lr1"] < 99
+
+    seen = []   # an upscale that gives the HR back exactly: the second LR is the first
+
+    def bicubic_down(hr, bic_lr):
+        seen.append(hr)
+        return inr.resize(hr, size=bic_lr.shape[:2], kernel="bicubic")
+
+    exact = cycle_pipeline(bicubic_down, lambda lr, size: seen[0], "Set5", 3.7, root=tmp_path)
+    assert exact["lr2_vs_lr1"] == 99 and exact["lr_psnr"] == exact["lr2_psnr"] and exact["psnr"] == exact["psnr2"]
+    blurred = cycle_pipeline(bicubic_down, lambda lr, size: inr.resize(lr, size=size), "Set5", 3.7, root=tmp_path)
+    assert blurred["lr2_vs_lr1"] < 99 and blurred["psnr2"] < blurred["psnr"]
 
 
 @pytest.fixture(scope="module")

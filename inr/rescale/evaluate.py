@@ -12,6 +12,7 @@ the learned LR's size too):
 
 `jpeg=Q` passes the LR through Pillow JPEG at quality Q (default 4:2:0 chroma subsampling)
 before the upscale, as if it were sent as a JPEG; "lr_psnr" is then of the decoded LR.
+`evaluate_cycle` runs the round trip twice (down, up, down, up) and compares the two LRs.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel
 from inr.sr.evaluate import load_pairs, psnr_y
 
-__all__ = ["evaluate", "evaluate_pipeline", "psnr_rgb", "jpeg_roundtrip"]
+__all__ = ["evaluate", "cycle_pipeline", "evaluate_cycle", "evaluate_pipeline", "pipeline", "psnr_rgb", "jpeg_roundtrip"]
 
 Down = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Up = Callable[[np.ndarray, Tuple[int, int]], np.ndarray]
@@ -78,6 +79,45 @@ def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "
              device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
              jpeg: Optional[int] = None, max_images: Optional[int] = None) -> dict:
     """The learned pipeline `inr.rescale.down` -> (JPEG) -> `inr.rescale.up`; see `evaluate_pipeline`."""
+    return evaluate_pipeline(*pipeline(model, device), dataset, scale, root, jpeg, max_images=max_images)
+
+
+def evaluate_cycle(model: Union[str, Path, RescaleModel] = "default", dataset: str = "Set5", scale: float = 4,
+                   device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
+                   max_images: Optional[int] = None) -> dict:
+    """`cycle_pipeline` of the learned pipeline."""
+    return cycle_pipeline(*pipeline(model, device), dataset, scale, root, max_images)
+
+
+def cycle_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale: float = 4,
+                   root: Optional[Path] = None, max_images: Optional[int] = None) -> dict:
+    """Down, up, down again, up again, every image uint8: {"lr_psnr" (first LR vs the
+    bicubic LR), "lr2_psnr" (second LR vs the bicubic LR), "lr2_vs_lr1" (second LR vs the
+    first, RGB PSNR, at most 99), "psnr" / "psnr2" (Y-PSNR of the first / second
+    reconstruction), "n_images", "images"} averaged over images: whether a restored
+    picture, downscaled again, gives the same LR back."""
+    pairs, source = load_pairs(dataset, scale, root)
+    shave = int(math.ceil(scale))
+    rows: List[Dict[str, Any]] = []
+    for name, bic_lr, hr in pairs[:max_images]:
+        lr1 = downscale(hr, bic_lr)
+        rec1 = upscale(lr1, tuple(hr.shape[:2]))
+        lr2 = downscale(rec1, bic_lr)
+        rec2 = upscale(lr2, tuple(hr.shape[:2]))
+        rows.append({"name": name, "lr_psnr": psnr_rgb(lr1, bic_lr), "lr2_psnr": psnr_rgb(lr2, bic_lr),
+                     "lr2_vs_lr1": min(psnr_rgb(lr2, lr1), 99.0), "psnr": psnr_y(rec1, hr, shave),
+                     "psnr2": psnr_y(rec2, hr, shave)})
+    keys = ("lr_psnr", "lr2_psnr", "lr2_vs_lr1", "psnr", "psnr2")
+    means = {key: float(np.mean([min(r[key], 99.0) for r in rows])) for key in keys}
+    return {"dataset": dataset, "scale": scale, "lr_source": source, "shave": shave, **means,
+            "n_images": len(rows), "images": rows}
+
+
+def pipeline(model: Union[str, Path, RescaleModel, InvertibleRescaler] = "default",
+             device: Optional[Union[str, torch.device]] = None) -> Tuple[Down, Up]:
+    """`downscale(hr, bicubic_lr)` and `upscale(lr, size)` of a rescaler (either design) on
+    uint8 HWC arrays: `inr.rescale.down` / `up` for the joint design, the model's own
+    downscale and its upscale from the 8-bit LR alone (z = 0) for the invertible one."""
     from inr.rescale.api import down, up
     from inr.rescale.weights import resolve_model
 
@@ -86,8 +126,7 @@ def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "
         param = next(net.parameters(), None)
         device = param.device if param is not None else "cpu"
     if isinstance(net, InvertibleRescaler):
-        return evaluate_pipeline(*_invertible_pipeline(net, torch.device(device)), dataset, scale, root, jpeg,
-                                 max_images=max_images)
+        return _invertible_pipeline(net, torch.device(device))
 
     def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
         return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device)
@@ -95,7 +134,7 @@ def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "
     def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
         return up(lr, size=size, model=net, device=device)
 
-    return evaluate_pipeline(downscale, upscale, dataset, scale, root, jpeg, max_images=max_images)
+    return downscale, upscale
 
 
 def _invertible_pipeline(net: InvertibleRescaler, device: torch.device) -> Tuple[Down, Up]:
