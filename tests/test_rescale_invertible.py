@@ -1,5 +1,5 @@
 """The invertible rescaler design (inr/rescale/invertible.py): exact inverses, shapes at odd
-sizes and real scales, the untrained Haar pyramid, gradients through the 8-bit rounding."""
+sizes and real scales, the untrained 4x4 box filter, gradients through the 8-bit rounding."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from PIL import Image
 
 from inr.rescale import down
 from inr.rescale import evaluate as evaluation
-from inr.rescale.invertible import Coupling, InvertibleRescaler, haar_levels, haar_merge, haar_split
+from inr.rescale.invertible import Coupling, InvertibleRescaler, haar_merge, haar_split
 from inr.rescale.train import main
 from inr.rescale.weights import load
 
@@ -41,17 +41,16 @@ def test_coupling_inverse_is_exact():
     torch.testing.assert_close(block.inverse(y), x, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("levels", [1, 2])
-def test_encode_decode_is_exact_with_random_weights(levels):
-    model = randomised(InvertibleRescaler(blocks_per_level=2, hidden=8), seed=levels).double()
+def test_encode_decode_is_exact_with_random_weights():
+    model = randomised(InvertibleRescaler(blocks=2, hidden=8)).double()
     x = torch.rand(1, 3, 4 * 5, 4 * 3, dtype=torch.float64)
-    y = model.encode(x, levels)
-    assert y.shape == (1, 3 * 4 ** levels, 20 // 2 ** levels, 12 // 2 ** levels)
-    torch.testing.assert_close(model.decode(y, levels), x, rtol=0, atol=1e-10)
+    y = model.encode(x)
+    assert y.shape == (1, 48, 5, 3)
+    torch.testing.assert_close(model.decode(y), x, rtol=0, atol=1e-10)
 
 
-def test_untrained_rescaler_is_the_haar_pyramid():
-    model = InvertibleRescaler(blocks_per_level=1, hidden=8)
+def test_untrained_rescaler_is_the_4x4_box_filter():
+    model = InvertibleRescaler(blocks=1, hidden=8)
     hr = torch.rand(1, 3, 16, 24)
     lr, z = model.downscale(hr, (4, 6))
     mean = torch.nn.functional.avg_pool2d(hr, 4)
@@ -66,23 +65,24 @@ def test_untrained_rescaler_is_the_haar_pyramid():
 @pytest.mark.parametrize("hr_size,lr_size", [((37, 53), (10, 14)), ((37, 53), (19, 27)), ((37, 53), (13, 50)),
                                              ((9, 9), (9, 8)), ((40, 31), (10, 31))])
 def test_shapes_at_odd_sizes_and_real_scales(hr_size, lr_size):
-    model = randomised(InvertibleRescaler(blocks_per_level=1, hidden=8))
+    model = randomised(InvertibleRescaler(blocks=1, hidden=8))
     hr = torch.rand(2, 3, *hr_size)
     lr, z = model.downscale(hr, lr_size)
-    k = haar_levels(hr_size, lr_size)
-    assert lr.shape == (2, 3, *lr_size) and z.shape == (2, 3 * 4 ** k - 3, *lr_size)
+    assert lr.shape == (2, 3, *lr_size) and z.shape == (2, 45, *lr_size)
     torch.testing.assert_close(lr * 255, torch.round(lr * 255), rtol=0, atol=1e-4)   # the 8-bit grid
     assert model.upscale(lr, hr_size).shape == (2, 3, *hr_size)
 
 
 def test_scales_beyond_4x_are_refused():
     with pytest.raises(ValueError, match="1x to 4x"):
-        InvertibleRescaler(blocks_per_level=1, hidden=8).downscale(torch.rand(1, 3, 41, 41), (10, 10))
+        InvertibleRescaler(blocks=1, hidden=8).downscale(torch.rand(1, 3, 41, 41), (10, 10))
+    with pytest.raises(ValueError, match="1x to 4x"):
+        InvertibleRescaler(blocks=1, hidden=8).upscale(torch.rand(1, 3, 10, 10), (8, 20))
 
 
 def test_every_parameter_gets_a_gradient_through_the_8_bit_rounding():
     torch.manual_seed(0)
-    model = randomised(InvertibleRescaler(blocks_per_level=1, hidden=8))
+    model = randomised(InvertibleRescaler(blocks=1, hidden=8))
     hr = torch.rand(2, 3, 24, 24)
     lr, rec, z = model(hr, (8, 8))
     (torch.mean(torch.abs(rec - hr)) + torch.mean(lr) + torch.mean(z ** 2)).backward()
@@ -91,11 +91,11 @@ def test_every_parameter_gets_a_gradient_through_the_8_bit_rounding():
     # the LR alone reaches the blocks through the straight-through rounding
     model.zero_grad()
     model(hr, (8, 8))[0].sum().backward()
-    assert float(model.levels[0][0].f[-1].weight.grad.abs().sum()) > 0
+    assert float(model.blocks[0].f[-1].weight.grad.abs().sum()) > 0
 
 
 def test_forward_at_query_pixels_gathers_the_reconstruction():
-    model = randomised(InvertibleRescaler(blocks_per_level=1, hidden=8))
+    model = randomised(InvertibleRescaler(blocks=1, hidden=8))
     hr = torch.rand(2, 3, 12, 10)
     query = torch.tensor([[0, 5, 119], [7, 7, 60]])
     with torch.no_grad():
@@ -114,7 +114,7 @@ def test_train_resume_evaluate_and_export(tmp_path):
     rng = np.random.default_rng(0)
     for i in range(2):
         Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(data / f"img{i}.png")
-    args = ["--design", "invertible", "--blocks-per-level", "1", "--hidden", "8", "--data", str(data),
+    args = ["--design", "invertible", "--blocks", "1", "--hidden", "8", "--data", str(data),
             "--batch-size", "2", "--lr-size", "8", "--log-every", "1", "--ckpt-every", "2", "--eval-every", "0",
             "--no-progress", "--threads", "1"]
     assert main(["--out", str(tmp_path / "a"), "--steps", "4", *args]) == 0
@@ -122,7 +122,7 @@ def test_train_resume_evaluate_and_export(tmp_path):
     assert main(["--out", str(tmp_path / "b"), "--steps", "4", "--resume", *args]) == 0
     a = torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=False)
     b = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
-    assert a["config"] == {"design": "invertible", "blocks_per_level": 1, "hidden": 8} and a["step"] == 4
+    assert a["config"] == {"design": "invertible", "blocks": 1, "hidden": 8} and a["step"] == 4
     for key in a["model"]:
         assert torch.equal(a["model"][key], b["model"][key]), key
     entries = json.loads((tmp_path / "b" / "train_log.json").read_text())["entries"]

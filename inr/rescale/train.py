@@ -69,7 +69,7 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--up-init", default="auto", help="upscaler start: 'auto' (the shipped SR weights when "
                    "their encoder size is --up's, else random), 'default', 'none' (random) or an SR "
                    "checkpoint/weights path")
-    p.add_argument("--blocks-per-level", type=int, default=4, help="coupling blocks per Haar level (invertible)")
+    p.add_argument("--blocks", type=int, default=8, help="coupling blocks (invertible)")
     p.add_argument("--hidden", type=int, default=32, help="features of the coupling subnets (invertible)")
     p.add_argument("--detail-weight", type=float, default=1.0,
                    help="weight of the mean square of the detail z, pulled towards 0 (invertible)")
@@ -102,7 +102,7 @@ def _shipped_sr_size() -> str:
 
 def _new_model(cfg: dict, up_init: str) -> Union[RescaleModel, InvertibleRescaler]:
     if cfg.get("design") == "invertible":
-        return InvertibleRescaler(cfg["blocks_per_level"], cfg["hidden"])
+        return InvertibleRescaler(cfg["blocks"], cfg["hidden"])
     if up_init == "auto":  # the shipped SR weights when they have the upscaler's encoder size
         up_init = "default" if _shipped_sr_size() == cfg["up"]["size"] else "none"
     return make_model(cfg["down"]["size"], cfg["up"]["size"], up_init=None if up_init == "none" else up_init)
@@ -120,7 +120,7 @@ def train(args: argparse.Namespace) -> dict:
     if ckpt is not None:
         cfg = ckpt["config"]
     elif args.design == "invertible":
-        cfg = {"design": "invertible", "blocks_per_level": args.blocks_per_level, "hidden": args.hidden}
+        cfg = {"design": "invertible", "blocks": args.blocks, "hidden": args.hidden}
     else:
         cfg = {"down": {"size": args.down}, "up": {"size": args.up or _shipped_sr_size(), "head": "cuf"}}
     invertible = cfg.get("design") == "invertible"

@@ -37,7 +37,7 @@ def load(path: Union[str, os.PathLike]) -> Union[RescaleModel, InvertibleRescale
     config, state = read_model_file(path, WEIGHTS_FORMAT, "rescaling",
                                     lambda config: "down" in config or config.get("design") == "invertible")
     if config.get("design") == "invertible":
-        model = InvertibleRescaler(config["blocks_per_level"], config["hidden"])
+        model = InvertibleRescaler(config["blocks"], config["hidden"])
     else:
         model = make_model(config["down"]["size"], config["up"]["size"], up_init=None)
     model.load_state_dict(state)
