@@ -1,5 +1,6 @@
 """The invertible rescaler design (inr/rescale/invertible.py): exact inverses, shapes at odd
-sizes and real scales, the untrained 4x4 box filter, gradients through the 8-bit rounding."""
+sizes and real scales, the untrained 4x4 box filter, gradients through the 8-bit rounding,
+the tiled decode, and `inr.rescale.down` / `up` running it."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from inr.rescale import down
+import inr
+from inr.rescale import down, save_weights, up
 from inr.rescale import evaluate as evaluation
 from inr.rescale.invertible import Coupling, InvertibleRescaler, haar_merge, haar_split
 from inr.rescale.train import main
@@ -75,7 +77,7 @@ def test_shapes_at_odd_sizes_and_real_scales(hr_size, lr_size):
 
 def test_scales_beyond_4x_are_refused():
     with pytest.raises(ValueError, match="1x to 4x"):
-        InvertibleRescaler(blocks=1, hidden=8).downscale(torch.rand(1, 3, 41, 41), (10, 10))
+        InvertibleRescaler(blocks=1, hidden=8).downscale(torch.rand(1, 3, 43, 43), (10, 10))
     with pytest.raises(ValueError, match="1x to 4x"):
         InvertibleRescaler(blocks=1, hidden=8).upscale(torch.rand(1, 3, 10, 10), (8, 20))
 
@@ -133,11 +135,86 @@ def test_train_resume_evaluate_and_export(tmp_path):
     assert isinstance(model, InvertibleRescaler)
     for key, value in model.state_dict().items():
         assert torch.equal(value, a["model"][key])
-    with pytest.raises(ValueError, match="invertible design"):   # inr.rescale.down/up run the joint design
-        down(np.zeros((16, 16, 3), np.uint8), scale=0.5, model=target)
+    lr = down(np.zeros((16, 16, 3), np.uint8), scale=0.5, model=target)   # inr.rescale.down/up run it
+    assert lr.shape == (8, 8, 3) and up(lr, scale=2, model=target).shape == (16, 16, 3)
     try:
         result = evaluation.evaluate(model, "Set5", 4, max_images=1)
     except FileNotFoundError:
         return
     assert result["n_images"] == 1 and np.isfinite(result["psnr"]) and result["lr_psnr"] > 20
 
+
+
+@pytest.fixture(scope="module")
+def random_rescaler(tmp_path_factory):
+    model = randomised(InvertibleRescaler(blocks=2, hidden=8), seed=3).eval()
+    path = tmp_path_factory.mktemp("inv") / "inv.pt"
+    save_weights(model, path)
+    return model, path
+
+
+@pytest.fixture(scope="module")
+def photo():
+    yy, xx = np.mgrid[0:37, 0:53]
+    img = np.stack([127 + 100 * np.sin(0.3 * xx + 0.2 * c * yy) for c in range(3)], -1)
+    img += np.random.default_rng(0).normal(0, 10, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_tiled_decode_equals_one_pass(random_rescaler):
+    model, _ = random_rescaler
+    assert model.receptive_radius() == 2 * (2 + 2)   # per block: F's two 3x3 convolutions, then H's
+    lr = torch.rand(3, 30, 37)
+    with torch.no_grad():
+        whole = model.decode_image(lr, tile=0)
+        tiled = model.decode_image(lr, tile=8, progress=True)
+    assert whole.shape == (3, 120, 148)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-5)
+    # half the margin changes the tile seams
+    model.receptive_radius = lambda: 4
+    with torch.no_grad():
+        short = model.decode_image(lr, tile=8)
+    del model.receptive_radius
+    assert float((short - whole).abs().max()) > 1e-3
+
+
+def test_down_and_up_run_the_invertible_design(random_rescaler, photo):
+    model, path = random_rescaler
+    lr = down(photo, scale=1 / 3.7, model=path)
+    assert lr.shape == (10, 14, 3) and lr.dtype == np.uint8
+    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        direct_lr, _ = model.downscale(x, (10, 14))
+        direct_hr = model.upscale(direct_lr, (37, 53)).clamp(0, 1)
+    np.testing.assert_array_equal(lr, (direct_lr[0] * 255).round().byte().permute(1, 2, 0).numpy())
+    hr = up(lr.astype(np.float32) / 255, size=(37, 53), model=path, tile=4)
+    np.testing.assert_allclose(hr, direct_hr[0].permute(1, 2, 0).numpy(), atol=1e-5)
+    # the type rules of the joint design: PIL, 16 bit, torch, gray and alpha
+    pil = up(Image.fromarray(lr), size=(37, 53), model=model)
+    assert isinstance(pil, Image.Image) and pil.size == (53, 37) and pil.mode == "RGB"
+    u16 = down(photo.astype(np.uint16) * 257, scale=0.5, model=model)
+    assert u16.dtype == np.uint16 and u16.shape == (19, 27, 3) and np.all(u16 % 257 == 0)
+    t = up(torch.from_numpy(lr).permute(2, 0, 1), scale=(2.5, 3), model=model)
+    assert isinstance(t, torch.Tensor) and t.dtype == torch.uint8 and tuple(t.shape) == (3, 25, 42)
+    gray = down(photo[..., 1], scale=0.5, model=model)
+    assert gray.shape == (19, 27) and up(gray, size=(37, 53), model=model).shape == (37, 53)
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 200, np.uint8)])
+    small = down(Image.fromarray(rgba), scale=0.5, model=model)
+    assert small.mode == "RGBA" and np.all(np.asarray(small)[..., 3] == 200)
+    big = up(small, size=(37, 53), model=model)
+    assert big.mode == "RGBA" and np.all(np.asarray(big)[..., 3] == 200)
+    np.testing.assert_array_equal(np.asarray(big)[..., :3], up(np.asarray(small)[..., :3], size=(37, 53), model=model))
+
+
+def test_invertible_up_refuses_what_it_cannot_do(random_rescaler, photo):
+    model, _ = random_rescaler
+    lr = photo[:10, :14]
+    with pytest.raises(ValueError, match=r"enlarges by 1x to 4x per axis, not \(10, 14\) -> \(45, 63\)"):
+        up(lr, scale=4.5, model=model)
+    with pytest.raises(ValueError, match="tile"):
+        up(lr, scale=2, model=model, tile=-1)
+    with pytest.raises(ValueError, match="NaN"):
+        up(np.full((4, 4, 3), np.nan, np.float32), scale=2, model=model)
+    with pytest.raises(ValueError, match="limit"):
+        up(torch.zeros(3, 1, 1).expand(3, 5000, 5000), scale=4, model=model)
+    assert up(lr, scale=4, model=model).shape == (40, 56, 3)

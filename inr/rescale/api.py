@@ -7,6 +7,10 @@ layout and device.
 Channels: RGB goes through the networks. Gray is replicated to RGB; `down` averages the
 three LR channels back to one (re-rounded to 8 bits), `up` averages the three outputs. An
 alpha channel (LA, RGBA) is resized with `inr.resize` (bicubic, antialiased) and not learned.
+
+Models: the joint design (`RescaleModel`: a downscaler and an `inr.sr` upscaler) or the
+invertible one (`InvertibleRescaler`, one network both ways, scales 1 to 4 per axis only),
+whichever the weights file holds.
 """
 from __future__ import annotations
 
@@ -20,9 +24,9 @@ import torch
 from PIL import Image
 
 from inr._image import from_tensor, to_tensor
-from inr.rescale.model import RescaleModel
+from inr.rescale.invertible import DEFAULT_TILE, InvertibleRescaler, check_factor
 from inr.rescale.weights import ModelSpec, resolve_model
-from inr.resample import resize
+from inr.resample import MAX_PIXELS, resize
 from inr.sr.models import out_size_for
 
 __all__ = ["down", "up", "MAX_FACTOR"]
@@ -42,18 +46,20 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     size: (h, w) instead of scale; each axis may shrink by a factor up to 4 (and round(in / 4)).
         Factors beyond 4 are refused: they are outside the training range.
     model: "default" (the shipped weights `inr/rescale/weights/default.pt`), a path to a
-        checkpoint of `python -m inr.rescale.train` or a `save_weights` file, or a RescaleModel.
+        checkpoint of `python -m inr.rescale.train` or a `save_weights` file, or a model
+        (either design).
     device: torch device for the model (default: a torch input's device, else CPU).
 
     The LR always holds 8-bit levels k / 255, whatever the output dtype (uint8 outputs are
     exactly the quantised LR the upscaler was trained on); keep it lossless (PNG) for the
-    best reconstruction. The HR image is processed whole (no tiles): the downscaler keeps
-    about 16 float channels at the input resolution.
+    best reconstruction. The HR image is processed whole (no tiles): the joint design's
+    downscaler keeps about 16 float channels at the input resolution, the invertible one
+    the input resized to 4x the LR size and about 170 channels at the LR size.
     """
     chw, info = to_tensor(img)
     in_size = tuple(chw.shape[-2:])
     lr_size = _down_size(in_size, scale, size)
-    net = _joint_model(model)
+    net = resolve_model(model)
     device = torch.device(device if device is not None else (chw.device if info.kind == "torch" else "cpu"))
     net = _on_device(net, device)
     channels = chw.shape[0]
@@ -62,7 +68,8 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     net.eval()
     try:
         with torch.no_grad():
-            lr = net.downscale(color[None].to(device), lr_size)[0]
+            lr = net.downscale(color[None].to(device), lr_size)
+            lr = (lr[0] if isinstance(net, InvertibleRescaler) else lr)[0]   # the invertible one also gives z
     finally:
         net.train(was_training)
     if channels < 3:
@@ -81,7 +88,9 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
     scale: real or (sy, sx), each >= 1; the output is round(in * scale) per axis. Give
         `size=(h, w)` (the original size) to undo `down` exactly: rounding can make
         round(round(H / s) * s) differ from H. Scales above 4 are extrapolated.
-    tile, progress: as `inr.upsample` (the upscaler is an `inr.sr` model run the same way).
+    tile, progress: as `inr.upsample` (the joint design's upscaler is an `inr.sr` model run
+        the same way); the invertible design decodes in LR tiles of `tile` pixels (None:
+        256, 0: whole) and refuses scales above 4.
     """
     in_size = _image_size(lr)
     if scale is not None:
@@ -91,7 +100,9 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
     out_size = _check_size_arg(size) if size is not None else None
     if out_size is not None and (out_size[0] < in_size[0] or out_size[1] < in_size[1]):
         raise ValueError(f"up: size {out_size} is smaller than the input {in_size} on some axis")
-    net = _joint_model(model)
+    net = resolve_model(model)
+    if isinstance(net, InvertibleRescaler):
+        return _up_invertible(net, lr, scale, size, device, tile, progress)
     from inr.sr.upsample import upsample
 
     return upsample(lr, scale=scale, size=size, model=net.up_net, device=device, tile=tile, progress=progress)
@@ -99,14 +110,41 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
 
 # --- helpers ---------------------------------------------------------------------------
 
-def _joint_model(model: Any) -> RescaleModel:
-    """The RescaleModel of `model` ("default", a path or a model); the invertible design is
-    evaluated by `inr.rescale.evaluate` until it is shipped."""
-    net = resolve_model(model)
-    if not isinstance(net, RescaleModel):
-        raise ValueError("inr.rescale.down/up run the joint design (RescaleModel); this model is the invertible "
-                         "design, which inr.rescale.evaluate.evaluate measures")
-    return net
+def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], size: Optional[Tuple[int, int]],
+                   device: Optional[Union[str, torch.device]], tile: Optional[int], progress: bool) -> Any:
+    """`up` with the invertible design: the decode from the 8-bit LR and z = 0 at 4x the LR
+    size, then a bicubic resize to the output size."""
+    from inr.sr.upsample import target_size
+
+    in_size = _image_size(lr)
+    out_size = target_size(in_size, scale, size)
+    check_factor(out_size, in_size, enlarging=True)
+    if out_size[0] * out_size[1] > MAX_PIXELS or 16 * in_size[0] * in_size[1] > MAX_PIXELS:
+        raise ValueError(f"up: an output of {out_size} (decoded at {4 * in_size[0]}x{4 * in_size[1]}) is above "
+                         f"the limit of {MAX_PIXELS} pixels")
+    if tile is not None and (not isinstance(tile, numbers.Integral) or tile < 0):
+        raise ValueError(f"tile must be a non-negative integer (0: no tiling), got {tile!r}")
+    chw, info = to_tensor(lr)
+    device = torch.device(device if device is not None else (chw.device if info.kind == "torch" else "cpu"))
+    net = _on_device(net, device)
+    channels = chw.shape[0]
+    color = (chw[:3] if channels >= 3 else chw[:1].expand(3, *in_size)).to(device, torch.float32)
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            big = net.decode_image(color, DEFAULT_TILE if tile is None else int(tile), progress)
+    finally:
+        net.train(was_training)
+    if tuple(big.shape[-2:]) != out_size:
+        big = resize(big, size=out_size, kernel="bicubic", antialias=True, alpha=False)
+    out = big.clamp_(0.0, 1.0)
+    if channels < 3:
+        out = out.mean(0, keepdim=True)
+    if channels in (2, 4):
+        alpha = resize(chw[-1:].to(device, torch.float32), size=out_size, kernel="bicubic", antialias=True)
+        out = torch.cat([out, alpha.clamp_(0.0, 1.0)], 0)
+    return from_tensor(out.to(info.device if info.kind == "torch" else "cpu"), info, owned=True)
 
 
 def _round8(x: torch.Tensor) -> torch.Tensor:

@@ -116,8 +116,7 @@ def cycle_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale: f
 def pipeline(model: Union[str, Path, RescaleModel, InvertibleRescaler] = "default",
              device: Optional[Union[str, torch.device]] = None) -> Tuple[Down, Up]:
     """`downscale(hr, bicubic_lr)` and `upscale(lr, size)` of a rescaler (either design) on
-    uint8 HWC arrays: `inr.rescale.down` / `up` for the joint design, the model's own
-    downscale and its upscale from the 8-bit LR alone (z = 0) for the invertible one."""
+    uint8 HWC arrays: `inr.rescale.down` / `up` at the bicubic LR's size and back."""
     from inr.rescale.api import down, up
     from inr.rescale.weights import resolve_model
 
@@ -125,34 +124,11 @@ def pipeline(model: Union[str, Path, RescaleModel, InvertibleRescaler] = "defaul
     if device is None:
         param = next(net.parameters(), None)
         device = param.device if param is not None else "cpu"
-    if isinstance(net, InvertibleRescaler):
-        return _invertible_pipeline(net, torch.device(device))
 
     def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
         return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device)
 
     def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
         return up(lr, size=size, model=net, device=device)
-
-    return downscale, upscale
-
-
-def _invertible_pipeline(net: InvertibleRescaler, device: torch.device) -> Tuple[Down, Up]:
-    """`downscale` and `upscale` of an invertible rescaler on uint8 RGB arrays (the upscale
-    from the 8-bit LR alone, z = 0)."""
-
-    def to_tensor(img: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(device, torch.float32) / 255
-
-    def to_uint8(x: torch.Tensor) -> np.ndarray:
-        return (x[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-    def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return to_uint8(net.eval().downscale(to_tensor(hr), tuple(bic_lr.shape[:2]))[0])
-
-    def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-        with torch.no_grad():
-            return to_uint8(net.eval().upscale(to_tensor(lr), size))
 
     return downscale, upscale

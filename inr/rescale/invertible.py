@@ -20,20 +20,22 @@ x3 and x3.7). The last convolution of F and H starts at zero. `python -m inr.res
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Tuple
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
+from inr.sr.models import out_size_for
 
 __all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor"]
 
 LR_CHANNELS = 3
 CHANNELS = 16 * LR_CHANNELS   # two Haar splits: each 4x4 block of a channel becomes 16 channels
 MAX_FACTOR = 4.0
+DEFAULT_TILE = 256            # LR pixels per tile side in `decode_image`
 
 
 def haar_split(x: torch.Tensor) -> torch.Tensor:
@@ -56,11 +58,15 @@ def haar_merge(y: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def check_factor(hr_size: Tuple[int, int], lr_size: Tuple[int, int]) -> None:
-    """Raises ValueError unless hr_size -> lr_size shrinks each axis by 1x to 4x."""
-    factors = [hr / lr if lr > 0 else math.inf for hr, lr in zip(hr_size, lr_size)]
-    if not all(1.0 <= f <= MAX_FACTOR + 1e-9 for f in factors):
-        raise ValueError(f"the invertible rescaler covers 1x to 4x per axis, not {hr_size} -> {lr_size}")
+def check_factor(hr_size: Tuple[int, int], lr_size: Tuple[int, int], enlarging: bool = False) -> None:
+    """Raises ValueError unless hr_size -> lr_size shrinks each axis by 1x to 4x (an LR of
+    round(hr / 4), halves up, counts as 4x, as in `inr.rescale.down`); `enlarging` words
+    the message for lr -> hr."""
+    smallest = out_size_for(tuple(hr_size), 1.0 / MAX_FACTOR)
+    if not all(max(1, m) <= lr <= hr for hr, lr, m in zip(hr_size, lr_size, smallest)):
+        pair = (tuple(lr_size), tuple(hr_size)) if enlarging else (tuple(hr_size), tuple(lr_size))
+        raise ValueError(f"the invertible rescaler {'enlarges' if enlarging else 'shrinks'} by 1x to 4x per axis, "
+                         f"not {pair[0]} -> {pair[1]}")
 
 
 def _subnet(c_in: int, c_out: int, hidden: int) -> nn.Sequential:
@@ -138,10 +144,34 @@ class InvertibleRescaler(nn.Module):
         """lr [N, 3, h, w] (and z, default 0) -> [N, 3, H, W] (not clipped)."""
         h, w = lr.shape[-2:]
         out_size = (int(out_size[0]), int(out_size[1]))
-        check_factor(out_size, (h, w))
+        check_factor(out_size, (h, w), enlarging=True)
         if z is None:
             z = lr.new_zeros(lr.shape[0], CHANNELS - LR_CHANNELS, h, w)
         return _resized(self.decode(torch.cat([lr, z], 1)), out_size)
+
+    def receptive_radius(self) -> int:
+        """LR pixels on each side that one LR pixel of `decode` (or `encode`) depends on: a
+        block reads F's and H's neighbourhoods one after the other."""
+        return sum(_radius(block.f) + _radius(block.h) for block in self.blocks)
+
+    def decode_image(self, lr: torch.Tensor, tile: int = DEFAULT_TILE, progress: bool = False) -> torch.Tensor:
+        """lr [3, h, w] -> [3, 4h, 4w] from the LR and z = 0 (no resize, not clipped), in LR
+        tiles of `tile` pixels per side (0: whole) that each read a margin of the receptive
+        radius: the same result as one pass, up to float summation order, with the memory of
+        one tile's 48 channels and subnet features. `progress` shows a bar over the tiles."""
+        h, w = lr.shape[-2:]
+        if tile == 0 or (h <= tile and w <= tile):
+            return self.decode(torch.cat([lr, lr.new_zeros(CHANNELS - LR_CHANNELS, h, w)], 0)[None])[0]
+        margin = self.receptive_radius()
+        out = lr.new_empty(LR_CHANNELS, 4 * h, 4 * w)
+        starts = [(a, b) for a in range(0, h, tile) for b in range(0, w, tile)]
+        for a0, b0 in tqdm(starts, unit="tile", disable=not progress, leave=False, desc="inr.rescale.up"):
+            a1, b1 = min(h, a0 + tile), min(w, b0 + tile)
+            p0, q0, p1, q1 = max(0, a0 - margin), max(0, b0 - margin), min(h, a1 + margin), min(w, b1 + margin)
+            piece = lr[:, p0:p1, q0:q1]
+            piece = self.decode(torch.cat([piece, piece.new_zeros(CHANNELS - LR_CHANNELS, *piece.shape[-2:])], 0)[None])
+            out[:, 4 * a0:4 * a1, 4 * b0:4 * b1] = piece[0, :, 4 * (a0 - p0):4 * (a1 - p0), 4 * (b0 - q0):4 * (b1 - q0)]
+        return out
 
     def forward(self, hr: torch.Tensor, lr_size: Tuple[int, int],
                 query: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -160,3 +190,7 @@ def _resized(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     return resize(x, size=size, kernel="bicubic", antialias=True, alpha=False)
+
+
+def _radius(subnet: nn.Sequential) -> int:
+    return sum(m.kernel_size[0] // 2 for m in subnet if isinstance(m, nn.Conv2d))

@@ -123,7 +123,7 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     """
     chw, info = to_tensor(img)
     h, w = chw.shape[-2:]
-    out_h, out_w = _target_size((h, w), scale, size)
+    out_h, out_w = target_size((h, w), scale, size)
     if (out_h, out_w) == (h, w):
         return _copy(img)
     if out_h <= h and out_w <= w:
@@ -180,7 +180,7 @@ def _resized_alpha(chw: torch.Tensor, size: Tuple[int, int], device: torch.devic
     return alpha.clamp_(0.0, 1.0).float()
 
 
-def _target_size(in_size: Tuple[int, int], scale, size) -> Tuple[int, int]:
+def target_size(in_size: Tuple[int, int], scale, size) -> Tuple[int, int]:
     if (scale is None) == (size is None):
         raise ValueError("give exactly one of scale and size")
     if size is not None:
