@@ -147,6 +147,12 @@ class StepLog:
         self._evaluate, self._checkpoint, self._eval_ok = evaluate, checkpoint, True
         self._sums: Dict[str, float] = {}
         self._count, self._samples, self._mark = 0, 0, time.perf_counter()
+        minutes = getattr(args, "max_minutes", None)
+        self._deadline = None if minutes is None else time.monotonic() + 60.0 * minutes
+
+    def out_of_time(self) -> bool:
+        """Whether `--max-minutes` of wall time have passed since this run started."""
+        return self._deadline is not None and time.monotonic() >= self._deadline
 
     def after_step(self, step: int, metrics: Dict[str, float], extra: Callable[[], Dict[str, Any]],
                    postfix: Sequence[str] = ("loss",), last: bool = False) -> None:
@@ -223,3 +229,5 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (with a checkpoint and an evaluation) after this many minutes of this run")

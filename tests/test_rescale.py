@@ -303,6 +303,14 @@ def test_train_resume_export(image_dir, tmp_path):
     assert train_main(["--out", str(tmp_path / "o"), "--data", str(tmp_path / "o"), "--steps", "1", *TRAIN_ARGS]) == 2
 
 
+def test_max_minutes_stops_with_a_checkpoint(image_dir, tmp_path):
+    out = tmp_path / "run"
+    assert train_main(["--out", str(out), "--data", str(image_dir), "--steps", "1000", "--max-minutes", "0",
+                       "--eval-every", "0", *TRAIN_ARGS]) == 0
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 1
+    assert [e["step"] for e in json.loads((out / "train_log.json").read_text())["entries"]] == [1]
+
+
 def test_lazy_attribute():
     code = "import sys, inr; assert 'inr.rescale' not in sys.modules; inr.rescale.down; print('ok')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

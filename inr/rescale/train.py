@@ -191,8 +191,11 @@ def train(args: argparse.Namespace) -> dict:
             p = mean_over_ranks(torch.tensor([batch_psnr], dtype=torch.float64), proc)
             log_lambda = min(max(log_lambda + args.lambda_rate * (args.lr_psnr_target - float(p)),
                                  LOG_LAMBDA_RANGE[0]), LOG_LAMBDA_RANGE[1])
+        out_of_time = steps.out_of_time()
         steps.after_step(step, {"loss": loss.item(), "rec_l1": rec_loss.item(), "lr_l1": lr_loss.item(),
-                                "lr_psnr": batch_psnr, **terms}, extra, postfix=("loss", "lr_psnr"))
+                                "lr_psnr": batch_psnr, **terms}, extra, postfix=("loss", "lr_psnr"), last=out_of_time)
+        if out_of_time:
+            break
     bar.close()
     proc.finish()
     return log

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -52,8 +51,6 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                    "weights, evaluated and exported instead of the last step's (0: off; new runs)")
     p.add_argument("--constant-lr", action="store_true",
                    help="keep the learning rate constant instead of halving it (new runs)")
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop (with a checkpoint and an evaluation) after this many minutes of this run")
     add_data_arguments(p)
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 2e-4 small/tiny, 1e-4 large; "
                    "with --resume: replaces the checkpoint's current rate when given)")
@@ -118,7 +115,6 @@ def train(args: argparse.Namespace) -> dict:
     steps = StepLog(args, proc, log, log_path, elapsed, bar,
                     lambda at: _evaluate_step(unwrap(net), average, at, log, log_path, device), checkpoint)
     net.train()
-    deadline = None if args.max_minutes is None else time.monotonic() + 60.0 * args.max_minutes
     while step < args.steps:
         lr_img, hr = sampler.batch(step)
         out_size = tuple(hr.shape[-2:])
@@ -135,7 +131,7 @@ def train(args: argparse.Namespace) -> dict:
         if average is not None:
             average.update()
         step += 1
-        out_of_time = deadline is not None and time.monotonic() >= deadline
+        out_of_time = steps.out_of_time()
         steps.after_step(step, {"loss": loss.item()}, lambda: {"lr": opt.param_groups[0]["lr"]}, last=out_of_time)
         if out_of_time:
             break
