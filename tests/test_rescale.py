@@ -20,6 +20,7 @@ from inr.rescale.evaluate import cycle_pipeline, evaluate, evaluate_cycle, evalu
 from inr.rescale.quantize import quantize_8bit
 from inr.rescale.train import main as train_main
 from inr.sr.evaluate import psnr_y, sr_data_dir
+from synthetic_images import wavy_rgb
 
 torch.set_num_threads(1)
 WEIGHTS = sys.modules["inr.rescale.weights"]
@@ -48,10 +49,7 @@ def model_path(model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rgb():
-    yy, xx = np.mgrid[0:37, 0:41]
-    img = np.stack([127 + 100 * np.sin(0.3 * xx + 0.2 * c * yy) for c in range(3)], -1)
-    img += np.random.default_rng(0).normal(0, 10, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    return wavy_rgb(37, 41)
 
 
 def test_down_uint8_is_the_quantized_model_output(model, rgb):

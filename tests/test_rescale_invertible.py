@@ -16,6 +16,7 @@ from inr.rescale import evaluate as evaluation
 from inr.rescale.invertible import Coupling, InvertibleRescaler, haar_merge, haar_split
 from inr.rescale.train import main
 from inr.rescale.weights import load
+from synthetic_images import wavy_rgb
 
 
 def randomised(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -155,10 +156,7 @@ def random_rescaler(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def photo():
-    yy, xx = np.mgrid[0:37, 0:53]
-    img = np.stack([127 + 100 * np.sin(0.3 * xx + 0.2 * c * yy) for c in range(3)], -1)
-    img += np.random.default_rng(0).normal(0, 10, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    return wavy_rgb(37, 53)
 
 
 def test_tiled_decode_equals_one_pass(random_rescaler):
