@@ -52,17 +52,24 @@ def test_encode_decode_is_exact_with_random_weights():
     torch.testing.assert_close(model.decode(y), x, rtol=0, atol=1e-10)
 
 
-def test_untrained_rescaler_is_the_4x4_box_filter():
+def test_untrained_rescaler_is_the_4x4_box_filter_and_a_bicubic_enlargement():
     model = InvertibleRescaler(blocks=1, hidden=8)
     hr = torch.rand(1, 3, 16, 24)
     lr, z = model.downscale(hr, (4, 6))
     mean = torch.nn.functional.avg_pool2d(hr, 4)
     torch.testing.assert_close(lr, torch.round(mean * 255) / 255, rtol=0, atol=1e-6)
     assert z.shape == (1, 45, 4, 6)
-    # with its own detail z the inverse restores the picture up to the 8-bit rounding of the LR
+    # z = 0 decodes to the bicubic enlargement of the LR with each 4x4 block's mean replaced by the LR pixel
     with torch.no_grad():
-        restored = model.upscale(lr, (16, 24), z=z)
-    assert float((restored - hr).abs().max()) <= 0.5 / 255 + 1e-6
+        restored = model.upscale(lr, (16, 24))
+    big = inr.resize(lr, size=(16, 24), kernel="bicubic")
+    nearest = torch.nn.functional.interpolate
+    expected = big - nearest(torch.nn.functional.avg_pool2d(big, 4), scale_factor=4) + nearest(lr, scale_factor=4)
+    torch.testing.assert_close(restored, expected, rtol=0, atol=1e-5)
+    # with its own detail z (and the LR before rounding) the inverse restores the picture
+    hr64 = hr.double()
+    y = model.double().encode(hr64)
+    torch.testing.assert_close(model.decode(y), hr64, rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("hr_size,lr_size", [((37, 53), (10, 14)), ((37, 53), (19, 27)), ((37, 53), (13, 50)),

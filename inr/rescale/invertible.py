@@ -69,6 +69,16 @@ def check_factor(hr_size: Tuple[int, int], lr_size: Tuple[int, int], enlarging: 
                          f"not {pair[0]} -> {pair[1]}")
 
 
+def bicubic_detail(lr: torch.Tensor) -> torch.Tensor:
+    """[N, 3, h, w] -> [N, 45, h, w]: the 45 detail channels that two Haar splits give of
+    the LR enlarged 4x (bicubic): what z = 0 decodes to. Subtracting it from the detail is a
+    fixed additive coupling, so the map stays exactly invertible, and the untrained
+    rescaler restores a bicubic-like enlargement instead of 4x4 blocks."""
+    h, w = lr.shape[-2:]
+    big = resize(lr, size=(4 * h, 4 * w), kernel="bicubic", antialias=True, alpha=False)
+    return haar_split(haar_split(big))[:, LR_CHANNELS:]
+
+
 def _subnet(c_in: int, c_out: int, hidden: int) -> nn.Sequential:
     """Three convolutions, 3x3 where the channels are few and 1x1 at an end wider than
     `hidden` (the 45 detail channels in, the 90 scales and shifts out): the 3x3 ones then
@@ -125,10 +135,13 @@ class InvertibleRescaler(nn.Module):
         x = haar_split(haar_split(x))
         for block in self.blocks:
             x = block(x)
-        return x
+        lr = x[:, :LR_CHANNELS]
+        return torch.cat([lr, x[:, LR_CHANNELS:] - bicubic_detail(lr)], 1)
 
     def decode(self, y: torch.Tensor) -> torch.Tensor:
         """The exact inverse of `encode`."""
+        lr = y[:, :LR_CHANNELS]
+        y = torch.cat([lr, y[:, LR_CHANNELS:] + bicubic_detail(lr)], 1)
         for block in reversed(self.blocks):
             y = block.inverse(y)
         return haar_merge(haar_merge(y))
