@@ -9,7 +9,9 @@ first of them the 4x4 mean (so the LR looks like a downscaled picture, and an un
 rescaler is the 4x4 box filter). All the learning happens at the LR size, where a pixel
 costs 16 times less than at the HR size: affine coupling blocks mix the first 3 channels
 (the LR to be) with the other 45 (the detail z): y1 = x1 + F(x2), then (s, t) = H(y1) and
-y2 = x2 * exp(s) + t with s bounded by a scaled tanh, all exactly invertible. Training
+y2 = x2 * exp(s) + t with s bounded by a scaled tanh, all exactly invertible. A last,
+fixed coupling subtracts from the detail that of the LR's bicubic enlargement
+(`bicubic_detail`), so z = 0 decodes to a bicubic-like picture from the start. Training
 pushes the LR towards the bicubic one and z towards zero (the prior's mode), so that the
 inverse from the 8-bit LR and z = 0 restores the picture: the detail the LR cannot hold
 is carried by the LR itself, in a form the inverse was built to read. At x4 the map is
