@@ -168,7 +168,7 @@ def photo():
 
 def test_tiled_decode_equals_one_pass(random_rescaler):
     model, _ = random_rescaler
-    assert model.receptive_radius() == 2 * (2 + 2)   # per block: F's two 3x3 convolutions, then H's
+    assert model.receptive_radius() == 2 * (2 + 2) + 2   # per block F's two 3x3 convolutions, then H's; bicubic
     lr = torch.rand(3, 30, 37)
     with torch.no_grad():
         whole = model.decode_image(lr, tile=0)
@@ -181,6 +181,21 @@ def test_tiled_decode_equals_one_pass(random_rescaler):
         short = model.decode_image(lr, tile=8)
     del model.receptive_radius
     assert float((short - whole).abs().max()) > 1e-3
+
+
+def test_tiled_encode_equals_one_pass(random_rescaler, photo):
+    model, _ = random_rescaler
+    hr = torch.from_numpy(photo).permute(2, 0, 1).float() / 255
+    with torch.no_grad():
+        one = model.downscale_image(hr, (10, 14), tile=0)
+        tiled = model.downscale_image(hr, (10, 14), tile=4)
+    assert tiled.shape == (3, 10, 14) and torch.equal(tiled * 255, torch.round(tiled * 255))
+    assert float((tiled - one).abs().max()) <= 1 / 255 + 1e-6   # a rounding boundary at most
+    x = inr.resize(hr, size=(40, 56), kernel="bicubic")
+    with torch.no_grad():   # before the rounding: the same as one pass
+        pieces = model._in_tiles((10, 14), 4, False, "test", 1,
+                                 lambda p0, p1, q0, q1: model.encode(x[None, :, 4 * p0:4 * p1, 4 * q0:4 * q1])[0, :3])
+        torch.testing.assert_close(pieces, model.encode(x[None])[0, :3], rtol=0, atol=1e-5)
 
 
 def test_down_and_up_run_the_invertible_design(random_rescaler, photo):

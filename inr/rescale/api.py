@@ -52,9 +52,9 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
 
     The LR always holds 8-bit levels k / 255, whatever the output dtype (uint8 outputs are
     exactly the quantised LR the upscaler was trained on); keep it lossless (PNG) for the
-    best reconstruction. The HR image is processed whole (no tiles): the joint design's
-    downscaler keeps about 16 float channels at the input resolution, the invertible one
-    the input resized to 4x the LR size and about 170 channels at the LR size.
+    best reconstruction. The joint design's downscaler processes the image whole and keeps
+    about 16 float channels at the input resolution; the invertible one keeps the input
+    resized to 4x the LR size and works in LR tiles of 256 pixels.
     """
     chw, info = to_tensor(img)
     in_size = tuple(chw.shape[-2:])
@@ -68,8 +68,10 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     net.eval()
     try:
         with torch.no_grad():
-            lr = net.downscale(color[None].to(device), lr_size)
-            lr = (lr[0] if isinstance(net, InvertibleRescaler) else lr)[0]   # the invertible one also gives z
+            if isinstance(net, InvertibleRescaler):
+                lr = net.downscale_image(color.to(device, torch.float32), lr_size)
+            else:
+                lr = net.downscale(color[None].to(device), lr_size)[0]
     finally:
         net.train(was_training)
     if channels < 3:

@@ -22,7 +22,7 @@ x3 and x3.7). The last convolution of F and H starts at zero. `python -m inr.res
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 from torch import nn
@@ -37,7 +37,8 @@ __all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor"]
 LR_CHANNELS = 3
 CHANNELS = 16 * LR_CHANNELS   # two Haar splits: each 4x4 block of a channel becomes 16 channels
 MAX_FACTOR = 4.0
-DEFAULT_TILE = 256            # LR pixels per tile side in `decode_image`
+DEFAULT_TILE = 256            # LR pixels per tile side in `downscale_image` and `decode_image`
+BICUBIC_RADIUS = 2            # LR pixels a 4x bicubic enlargement reads on each side
 
 
 def haar_split(x: torch.Tensor) -> torch.Tensor:
@@ -166,26 +167,48 @@ class InvertibleRescaler(nn.Module):
 
     def receptive_radius(self) -> int:
         """LR pixels on each side that one LR pixel of `decode` (or `encode`) depends on: a
-        block reads F's and H's neighbourhoods one after the other."""
-        return sum(_radius(block.f) + _radius(block.h) for block in self.blocks)
+        block reads F's and H's neighbourhoods one after the other, the bicubic detail the
+        LR within 2 pixels."""
+        return sum(_radius(block.f) + _radius(block.h) for block in self.blocks) + BICUBIC_RADIUS
+
+    def downscale_image(self, hr: torch.Tensor, lr_size: Tuple[int, int], tile: int = DEFAULT_TILE) -> torch.Tensor:
+        """hr [3, H, W] -> the 8-bit LR [3, h, w], encoded in tiles as `decode_image` decodes."""
+        h, w = int(lr_size[0]), int(lr_size[1])
+        check_factor(tuple(hr.shape[-2:]), (h, w))
+        x = _resized(hr[None], (4 * h, 4 * w))[0]
+        lr = self._in_tiles((h, w), tile, False, "inr.rescale.down", 1,
+                            lambda p0, p1, q0, q1: self.encode(x[None, :, 4 * p0:4 * p1, 4 * q0:4 * q1])[0, :LR_CHANNELS])
+        return quantize_8bit(lr)
 
     def decode_image(self, lr: torch.Tensor, tile: int = DEFAULT_TILE, progress: bool = False) -> torch.Tensor:
         """lr [3, h, w] -> [3, 4h, 4w] from the LR and z = 0 (no resize, not clipped), in LR
         tiles of `tile` pixels per side (0: whole) that each read a margin of the receptive
         radius: the same result as one pass, up to float summation order, with the memory of
         one tile's 48 channels and subnet features. `progress` shows a bar over the tiles."""
-        h, w = lr.shape[-2:]
-        if tile == 0 or (h <= tile and w <= tile):
-            return self.decode(torch.cat([lr, lr.new_zeros(CHANNELS - LR_CHANNELS, h, w)], 0)[None])[0]
-        margin = self.receptive_radius()
-        out = lr.new_empty(LR_CHANNELS, 4 * h, 4 * w)
-        starts = [(a, b) for a in range(0, h, tile) for b in range(0, w, tile)]
-        for a0, b0 in tqdm(starts, unit="tile", disable=not progress, leave=False, desc="inr.rescale.up"):
-            a1, b1 = min(h, a0 + tile), min(w, b0 + tile)
-            p0, q0, p1, q1 = max(0, a0 - margin), max(0, b0 - margin), min(h, a1 + margin), min(w, b1 + margin)
+        def run(p0: int, p1: int, q0: int, q1: int) -> torch.Tensor:
             piece = lr[:, p0:p1, q0:q1]
-            piece = self.decode(torch.cat([piece, piece.new_zeros(CHANNELS - LR_CHANNELS, *piece.shape[-2:])], 0)[None])
-            out[:, 4 * a0:4 * a1, 4 * b0:4 * b1] = piece[0, :, 4 * (a0 - p0):4 * (a1 - p0), 4 * (b0 - q0):4 * (b1 - q0)]
+            return self.decode(torch.cat([piece, piece.new_zeros(CHANNELS - LR_CHANNELS, p1 - p0, q1 - q0)])[None])[0]
+
+        return self._in_tiles(tuple(lr.shape[-2:]), tile, progress, "inr.rescale.up", 4, run)
+
+    def _in_tiles(self, lr_size: Tuple[int, int], tile: int, progress: bool, desc: str, factor: int,
+                  run: Callable[[int, int, int, int], torch.Tensor]) -> torch.Tensor:
+        """`run(p0, p1, q0, q1)` maps LR rows p0:p1 and columns q0:q1 to [C, factor (p1 - p0),
+        factor (q1 - q0)]; this runs it on LR tiles of `tile` pixels per side (0 or a small
+        image: once, whole) widened by the receptive radius and puts each tile's centre in place."""
+        h, w = lr_size
+        if tile == 0 or (h <= tile and w <= tile):
+            return run(0, h, 0, w)
+        margin, out = self.receptive_radius(), None
+        starts = [(a, b) for a in range(0, h, tile) for b in range(0, w, tile)]
+        for a0, b0 in tqdm(starts, unit="tile", disable=not progress, leave=False, desc=desc):
+            a1, b1 = min(h, a0 + tile), min(w, b0 + tile)
+            p0, q0 = max(0, a0 - margin), max(0, b0 - margin)
+            piece = run(p0, min(h, a1 + margin), q0, min(w, b1 + margin))
+            if out is None:
+                out = piece.new_empty(piece.shape[0], factor * h, factor * w)
+            out[:, factor * a0:factor * a1, factor * b0:factor * b1] = \
+                piece[:, factor * (a0 - p0):factor * (a1 - p0), factor * (b0 - q0):factor * (b1 - q0)]
         return out
 
     def forward(self, hr: torch.Tensor, lr_size: Tuple[int, int],
