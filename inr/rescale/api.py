@@ -14,10 +14,11 @@ whichever the weights file holds.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import numbers
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -64,16 +65,11 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     net = _on_device(net, device)
     channels = chw.shape[0]
     color = chw[:3] if channels >= 3 else chw[:1].expand(3, *in_size)
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            if isinstance(net, InvertibleRescaler):
-                lr = net.downscale_image(color.to(device, torch.float32), lr_size)
-            else:
-                lr = net.downscale(color[None].to(device), lr_size)[0]
-    finally:
-        net.train(was_training)
+    with _inference(net):
+        if isinstance(net, InvertibleRescaler):
+            lr = net.downscale_image(color.to(device, torch.float32), lr_size)
+        else:
+            lr = net.downscale(color[None].to(device), lr_size)[0]
     if channels < 3:
         lr = _round8(lr.mean(0, keepdim=True))
     if channels in (2, 4):
@@ -131,13 +127,8 @@ def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], siz
     net = _on_device(net, device)
     channels = chw.shape[0]
     color = (chw[:3] if channels >= 3 else chw[:1].expand(3, *in_size)).to(device, torch.float32)
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.no_grad():
-            big = net.decode_image(color, DEFAULT_TILE if tile is None else int(tile), progress)
-    finally:
-        net.train(was_training)
+    with _inference(net):
+        big = net.decode_image(color, DEFAULT_TILE if tile is None else int(tile), progress)
     if tuple(big.shape[-2:]) != out_size:
         big = resize(big, size=out_size, kernel="bicubic", antialias=True, alpha=False)
     out = big.clamp_(0.0, 1.0)
@@ -147,6 +138,18 @@ def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], siz
         alpha = resize(chw[-1:].to(device, torch.float32), size=out_size, kernel="bicubic", antialias=True)
         out = torch.cat([out, alpha.clamp_(0.0, 1.0)], 0)
     return from_tensor(out.to(info.device if info.kind == "torch" else "cpu"), info, owned=True)
+
+
+@contextlib.contextmanager
+def _inference(net: torch.nn.Module) -> Iterator[None]:
+    """Eval mode without gradients, the module's own mode restored afterwards."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        net.train(was_training)
 
 
 def _round8(x: torch.Tensor) -> torch.Tensor:
