@@ -9,8 +9,8 @@ three LR channels back to one (re-rounded to 8 bits), `up` averages the three ou
 alpha channel (LA, RGBA) is resized with `inr.resize` (bicubic, antialiased) and not learned.
 
 Models: the joint design (`RescaleModel`: a downscaler and an `inr.sr` upscaler) or the
-invertible one (`InvertibleRescaler`, one network both ways, scales 1 to 4 per axis only),
-whichever the weights file holds.
+invertible one (`InvertibleRescaler`, one network both ways: it decodes at 4x the LR
+size, and a bicubic resize makes any other size), whichever the weights file holds.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 from inr._image import from_tensor, to_tensor
-from inr.rescale.invertible import DEFAULT_TILE, InvertibleRescaler, check_factor
+from inr.rescale.invertible import DEFAULT_TILE, InvertibleRescaler
 from inr.rescale.weights import ModelSpec, resolve_model
 from inr.resample import MAX_PIXELS, resize
 from inr.sr.models import out_size_for
@@ -88,7 +88,7 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
         round(round(H / s) * s) differ from H. Scales above 4 are extrapolated.
     tile, progress: as `inr.upsample` (the joint design's upscaler is an `inr.sr` model run
         the same way); the invertible design decodes in LR tiles of `tile` pixels (None:
-        256, 0: whole) and refuses scales above 4.
+        256, 0: whole).
     """
     in_size = _image_size(lr)
     if scale is not None:
@@ -111,12 +111,12 @@ def up(lr: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] =
 def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], size: Optional[Tuple[int, int]],
                    device: Optional[Union[str, torch.device]], tile: Optional[int], progress: bool) -> Any:
     """`up` with the invertible design: the decode from the 8-bit LR and z = 0 at 4x the LR
-    size, then a bicubic resize to the output size."""
+    size, then a bicubic resize to the output size (an enlargement beyond 4x: bicubic
+    extrapolation of the decode)."""
     from inr.sr.upsample import target_size
 
     in_size = _image_size(lr)
     out_size = target_size(in_size, scale, size)
-    check_factor(out_size, in_size, enlarging=True)
     if out_size[0] * out_size[1] > MAX_PIXELS or 16 * in_size[0] * in_size[1] > MAX_PIXELS:
         raise ValueError(f"up: an output of {out_size} (decoded at {4 * in_size[0]}x{4 * in_size[1]}) is above "
                          f"the limit of {MAX_PIXELS} pixels")

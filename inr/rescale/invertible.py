@@ -61,15 +61,13 @@ def haar_merge(y: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def check_factor(hr_size: Tuple[int, int], lr_size: Tuple[int, int], enlarging: bool = False) -> None:
+def check_factor(hr_size: Tuple[int, int], lr_size: Tuple[int, int]) -> None:
     """Raises ValueError unless hr_size -> lr_size shrinks each axis by 1x to 4x (an LR of
-    round(hr / 4), halves up, counts as 4x, as in `inr.rescale.down`); `enlarging` words
-    the message for lr -> hr."""
+    round(hr / 4), halves up, counts as 4x, as in `inr.rescale.down`)."""
     smallest = out_size_for(tuple(hr_size), 1.0 / MAX_FACTOR)
     if not all(max(1, m) <= lr <= hr for hr, lr, m in zip(hr_size, lr_size, smallest)):
-        pair = (tuple(lr_size), tuple(hr_size)) if enlarging else (tuple(hr_size), tuple(lr_size))
-        raise ValueError(f"the invertible rescaler {'enlarges' if enlarging else 'shrinks'} by 1x to 4x per axis, "
-                         f"not {pair[0]} -> {pair[1]}")
+        raise ValueError(f"the invertible rescaler shrinks by 1x to 4x per axis, not {tuple(hr_size)} -> "
+                         f"{tuple(lr_size)}")
 
 
 def bicubic_detail(lr: torch.Tensor) -> torch.Tensor:
@@ -157,10 +155,12 @@ class InvertibleRescaler(nn.Module):
         return quantize_8bit(y[:, :LR_CHANNELS]), y[:, LR_CHANNELS:]
 
     def upscale(self, lr: torch.Tensor, out_size: Tuple[int, int], z: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """lr [N, 3, h, w] (and z, default 0) -> [N, 3, H, W] (not clipped)."""
+        """lr [N, 3, h, w] (and z, default 0) -> [N, 3, H, W] (not clipped): the decode at
+        4x the LR size resized (bicubic) to H x W, which may be any size from h x w up."""
         h, w = lr.shape[-2:]
         out_size = (int(out_size[0]), int(out_size[1]))
-        check_factor(out_size, (h, w), enlarging=True)
+        if out_size[0] < h or out_size[1] < w:
+            raise ValueError(f"upscale: {out_size} is smaller than the LR ({h}, {w}) on some axis")
         if z is None:
             z = lr.new_zeros(lr.shape[0], CHANNELS - LR_CHANNELS, h, w)
         return _resized(self.decode(torch.cat([lr, z], 1)), out_size)
