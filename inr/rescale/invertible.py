@@ -123,8 +123,8 @@ class Coupling(nn.Module):
 
 
 class InvertibleRescaler(nn.Module):
-    """`downscale(hr [N, 3, H, W], lr_size)` -> (LR [N, 3, h, w] on the 8-bit grid, z);
-    `upscale(lr, out_size)` -> [N, 3, H, W] from the LR and z = 0. Scales 1 to 4 per axis."""
+    """`downscale(hr [N, 3, H, W], lr_size)` -> (LR [N, 3, h, w] on the 8-bit grid, z), by
+    1x to 4x per axis; `upscale(lr, out_size)` -> [N, 3, H, W] from the LR and z = 0."""
 
     def __init__(self, blocks: int = 8, hidden: int = 32) -> None:
         super().__init__()
