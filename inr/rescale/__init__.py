@@ -5,11 +5,14 @@
 
 A learned downscaler (`Downscaler`: bicubic + a learned correction) and an upscaler (an
 `inr.sr` EDSR + CUF model fine-tuned on the learned LR) trained together with
-`python -m inr.rescale.train`; any real downscale factor in (1, 4] per axis. Weights:
-`save_weights` / `load`; "default" is `inr/rescale/weights/default.pt`.
+`python -m inr.rescale.train`; any real downscale factor in (1, 4] per axis. The other
+design, `InvertibleRescaler` (IRN-like: Haar splits and affine couplings, one network both
+ways; `--design invertible`), runs through the same calls. Weights: `save_weights` /
+`load`; "default" is `inr/rescale/weights/default.pt`.
 """
 from inr.rescale.api import down, up
+from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel, make_model
 from inr.rescale.weights import load, save_weights
 
-__all__ = ["down", "up", "RescaleModel", "make_model", "load", "save_weights"]
+__all__ = ["down", "up", "RescaleModel", "InvertibleRescaler", "make_model", "load", "save_weights"]
