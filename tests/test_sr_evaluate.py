@@ -107,6 +107,25 @@ def test_plot_log(tmp_path):
     assert plot_main([str(log), "-o", str(out)]) == 0
 
 
+def test_compare_logs_at_equal_training_time(tmp_path, capsys):
+    from inr.sr.compare_logs import main as compare_main
+
+    def write(name, seconds_per_step, lr_psnr):
+        entries = [{"step": s, "loss": 0.1, "elapsed_s": seconds_per_step * s} for s in range(10, 101, 10)]
+        evals = [{"step": s, "set5_x4_psnr": 28 + s / 100, **({"set5_x4_lr_psnr": lr_psnr} if lr_psnr else {})}
+                 for s in (20, 40, 100)]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train_log.json").write_text(json.dumps({"entries": entries, "eval": evals}))
+        return str(tmp_path / name / "train_log.json")
+
+    fast, slow = write("fast", 1.0, 38.5), write("slow", 2.0, None)
+    assert compare_main([fast, slow, "--minutes", "0.5", "1.5"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[2] == "| fast | 1.00 | 30, 28.20 dB (step 20, LR 38.5 dB) | 90, 28.40 dB (step 40, LR 38.5 dB) |"
+    assert rows[3] == "| slow | 2.00 | 10, - | 40, 28.40 dB (step 40) |"
+    assert compare_main([str(tmp_path / "none.json")]) == 2
+
+
 def test_plot_log_tick_labels_tell_close_ticks_apart():
     from inr.sr.plot_log import _fmt, _ticks
 
