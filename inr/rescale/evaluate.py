@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from inr.rescale.invertible import InvertibleRescaler
-from inr.rescale.model import RescaleModel
+from inr.rescale.weights import ModelSpec, resolve_model
 from inr.sr.evaluate import load_pairs, psnr_y
 
-__all__ = ["evaluate", "cycle_pipeline", "evaluate_cycle", "evaluate_pipeline", "pipeline", "psnr_rgb", "jpeg_roundtrip"]
+__all__ = ["evaluate", "cycle_pipeline", "evaluate_cycle", "evaluate_pipeline", "pipeline", "psnr_rgb",
+           "jpeg_roundtrip"]
 
 Down = Callable[[np.ndarray, np.ndarray], np.ndarray]
 Up = Callable[[np.ndarray, Tuple[int, int]], np.ndarray]
@@ -75,14 +75,14 @@ def evaluate_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale
             "lr_psnr": float(np.mean(lr_vals)) if lr_vals else None, "n_images": len(rows), "images": rows}
 
 
-def evaluate(model: Union[str, Path, RescaleModel] = "default", dataset: str = "Set5", scale: float = 4,
+def evaluate(model: ModelSpec = "default", dataset: str = "Set5", scale: float = 4,
              device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
              jpeg: Optional[int] = None, max_images: Optional[int] = None) -> dict:
     """The learned pipeline `inr.rescale.down` -> (JPEG) -> `inr.rescale.up`; see `evaluate_pipeline`."""
     return evaluate_pipeline(*pipeline(model, device), dataset, scale, root, jpeg, max_images=max_images)
 
 
-def evaluate_cycle(model: Union[str, Path, RescaleModel] = "default", dataset: str = "Set5", scale: float = 4,
+def evaluate_cycle(model: ModelSpec = "default", dataset: str = "Set5", scale: float = 4,
                    device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
                    max_images: Optional[int] = None) -> dict:
     """`cycle_pipeline` of the learned pipeline."""
@@ -113,12 +113,11 @@ def cycle_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale: f
             "n_images": len(rows), "images": rows}
 
 
-def pipeline(model: Union[str, Path, RescaleModel, InvertibleRescaler] = "default",
+def pipeline(model: ModelSpec = "default",
              device: Optional[Union[str, torch.device]] = None) -> Tuple[Down, Up]:
     """`downscale(hr, bicubic_lr)` and `upscale(lr, size)` of a rescaler (either design) on
     uint8 HWC arrays: `inr.rescale.down` / `up` at the bicubic LR's size and back."""
     from inr.rescale.api import down, up
-    from inr.rescale.weights import resolve_model
 
     net = resolve_model(model)
     if device is None:
