@@ -135,6 +135,23 @@ def machine_and_notes() -> Tuple[Dict[str, Any], List[str]]:
     return machine, [note for note in [busy_machine_note(machine)] if note]
 
 
+def model_run_setup(args: Any, default_model: Path, data: Path, log: Callable[[str], None],
+                    missing_hint: str) -> Optional[Tuple[Path, str]]:
+    """The common start of a model benchmark with --model, --threads and --device: sets the
+    torch threads, returns (model path, device), or logs an error and returns None when
+    the model file or the data folder is missing (`missing_hint` says why a model may be)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = Path(args.model or default_model)
+    if not path.is_file():
+        log(f"error: no model at {path} ({missing_hint}): pass --model PATH")
+        return None
+    if not data.is_dir():
+        log(f"error: no SR data at {data}")
+        return None
+    return path, args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (MiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -33,7 +33,6 @@ benchmarks/results/rescale_eval.json (schema in benchmarks/common.py) via report
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -44,7 +43,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, machine_and_notes, report, result  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, model_run_setup, report, result, time_fn  # noqa: E402
 
 import inr  # noqa: E402
 from inr.rescale import load  # noqa: E402
@@ -157,16 +156,6 @@ def cycle_rows(model, sr_model, datasets, scales, device, max_images) -> List[Di
     return rows
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def speed_rows(model, sr_model, threads: int, repeats: int) -> List[Dict[str, Any]]:
     """down + up of a 512x512 picture at x4 on `threads` threads, beside inr.upsample."""
     with Image.open(SPEED_IMAGE) as im:
@@ -179,9 +168,10 @@ def speed_rows(model, sr_model, threads: int, repeats: int) -> List[Dict[str, An
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        t_down = _median_time(lambda: downscale(hr, bic_lr), repeats)
-        t_up = _median_time(lambda: upscale(lr, (512, 512)), repeats)
-        t_sr = _median_time(lambda: inr.upsample(bic_lr, size=(512, 512), model=sr_model, device="cpu"), repeats)
+        t_down = time_fn(lambda: downscale(hr, bic_lr), warmup=1, repeats=repeats)["median"]
+        t_up = time_fn(lambda: upscale(lr, (512, 512)), warmup=1, repeats=repeats)["median"]
+        t_sr = time_fn(lambda: inr.upsample(bic_lr, size=(512, 512), model=sr_model, device="cpu"), warmup=1,
+                       repeats=repeats)["median"]
     finally:
         torch.set_num_threads(previous)
     log(f"  speed ({threads} threads): down {t_down:.3f} s + up {t_up:.3f} s = {t_down + t_up:.3f} s; "
@@ -209,16 +199,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--output", type=Path, default=None)
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    path = args.model or DEFAULT_WEIGHTS
-    if not Path(path).is_file():
-        log(f"error: no model at {path} (a broken install?): pass --model PATH")
+    setup = model_run_setup(args, DEFAULT_WEIGHTS, DATA, log, "a broken install?")
+    if setup is None:
         return 2
-    if not DATA.is_dir():
-        log(f"error: no SR data at {DATA}")
-        return 2
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path, device = setup
     machine, notes = machine_and_notes()
     model = load(path).to(device)
     sr_model = resolve_sr(args.sr_model).to(device)

@@ -36,7 +36,7 @@ from typing import Any, Dict, List, Tuple
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS_DIR, machine_and_notes, report, result, time_fn  # noqa: E402
+from common import RESULTS_DIR, machine_and_notes, model_run_setup, report, result, time_fn  # noqa: E402
 
 from inr.sr import load, make_model  # noqa: E402
 from inr.sr.evaluate import evaluate, evaluate_bicubic  # noqa: E402
@@ -167,16 +167,10 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--output", type=Path, default=None)
     args = p.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    path = args.model or DEFAULT_WEIGHTS
-    if not Path(path).is_file():
-        log(f"error: no model at {path} (no shipped weights yet): pass --model PATH")
+    setup = model_run_setup(args, DEFAULT_WEIGHTS, DATA, log, "no shipped weights yet")
+    if setup is None:
         return 2
-    if not DATA.is_dir():
-        log(f"error: no SR data at {DATA}")
-        return 2
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path, device = setup
     machine, notes = machine_and_notes()
     model = load(path)
     datasets, scales = (("Set5",), (4,)) if args.quick else (DATASETS, SCALES)
