@@ -15,7 +15,7 @@ Each library makes the same output size with its bicubic kernel, antialiased on 
 - torch.nn.functional.interpolate(mode="bicubic", antialias=True): a = -0.5 in antialias
   mode on downscale, a = -0.75 on upscale; uint8 tensors where torch supports them, else
   float32 (the conversion is not timed).
-Targets (issue 5): inr faster than Pillow on 2 cores and >= 10x faster than scikit-image.
+Targets: inr faster than Pillow on 2 cores and >= 10x faster than scikit-image.
 Agreement with Pillow (fraction of values within 1 grey level) is in each row's detail.
 
 Writes benchmarks/results/resize_cpu.json (schema in benchmarks/common.py) and prints a

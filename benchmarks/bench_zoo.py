@@ -55,7 +55,7 @@ KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "kodak"  # ../
 CROP = 256
 SIZES = (100_000, 500_000)
 PARTS = ("psnr", "ber", "depth")
-BER_SPEEDUP_TARGET = 5.0  # issue: the hash-grid bit-plane INR reaches BER 0 >= 5x faster than SIREN
+BER_SPEEDUP_TARGET = 5.0  # target: the hash-grid bit-plane INR reaches BER 0 >= 5x faster than SIREN
 PAPER_DEPTH_PSNR = 55.9  # Han et al., CVPR 2025: bit-depth expansion with the SIREN bit-plane INR
 # The SIREN backbone's settings. The bit-plane default learning rate (1e-2) is tuned for the
 # hash grid. Tried on the centre 64x64 of kodim23 (full batch of 4096 pixels), lossless fit

@@ -35,11 +35,11 @@ computes only the missing points (`--force` recomputes the selected ones). The r
 every codec whose points for the chosen images are all in the cache, computed in this run or
 an earlier one.
 
-Targets (issue 9): inr smaller than PNG on every image; inr mean bpp below WebP lossless
+Targets: inr smaller than PNG on every image; inr mean bpp below WebP lossless
 (8-bit); inr encode <= 180 s and decode <= 10 s per image (the largest over the images);
 every inr roundtrip exact. Writes benchmarks/results/lossless_kodak.json when the 8-bit set
 covers all 24 images, lossless_kodak_subset.json otherwise (schema in benchmarks/common.py;
-per-image bpp, times and the issue's reference numbers in the details), and prints Markdown
+per-image bpp, times and the published reference numbers in the details), and prints Markdown
 tables.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ DEFAULT_IMAGES16 = "1-6"
 BLUR_SIGMA = 0.6
 BLUR_RADIUS = 2
 JPEGXL_EFFORT = 7
-# Issue 9: Kodak means, RGB bpp of the whole file, 8-bit set.
+# Published Kodak means, RGB bpp of the whole file, 8-bit set.
 PUBLISHED = {"png": 13.40, "jpeg2000": 9.58, "webp": 9.50, "jpegxl": 8.71}
 ENCODE_TARGET_S = 180.0   # inr encode per image (the largest)
 DECODE_TARGET_S = 10.0    # inr decode per image (the largest)
@@ -304,7 +304,7 @@ def rows_for(set_name: str, measured: Dict[str, Dict[str, Dict[str, Any]]], labe
 
 def table(measured_by_set: Dict[str, Dict[str, Dict[str, Dict[str, Any]]]],
           labels_by_set: Dict[str, Dict[str, str]], images_by_set: Dict[str, List[str]]) -> str:
-    lines = ["| set | codec | mean bpp | issue 9 (24 images) | inr smaller on | encode s | decode s | exact |",
+    lines = ["| set | codec | mean bpp | published (24 images) | inr smaller on | encode s | decode s | exact |",
              "|---|---|---:|---:|---:|---:|---:|:---:|"]
     for set_name, measured in measured_by_set.items():
         inr_got = measured.get("inr")
@@ -391,12 +391,12 @@ def main(argv=None) -> int:
     name = "lossless_kodak" if full else "lossless_kodak_subset"
     if not full:
         notes.append(f"8-bit set: {len(images_by_set['8bit'])} of the {N_KODAK} Kodak images: "
-                     "not comparable with the issue's 24-image means")
+                     "not comparable with the published 24-image means")
     notes.append(f"16-bit set: v16 = rint(clip(gaussian_blur(kodim, sigma={BLUR_SIGMA}, {2 * BLUR_RADIUS + 1} taps, "
                  "mirrored edges) * 257, 0, 65535)), uint16 RGB of the Kodak image's size")
     notes.append("bpp: bytes of the whole file * 8 / (H * W); means over the images; encode: one run; decode: the "
                  "faster of two runs; codec libraries at their default thread counts")
-    notes.append(f"published (issue 9, 24 Kodak images, RGB bpp, whole file): {PUBLISHED}")
+    notes.append(f"published (24 Kodak images, RGB bpp, whole file): {PUBLISHED}")
     settings = {"data": str(args.data), "images_8bit": list(images_by_set["8bit"]),
                 "images_16bit": list(images_by_set["16bit"]), "computed_sets": args.sets,
                 "computed_codecs": args.codecs, "force": args.force, "inr_preset": args.inr_preset,

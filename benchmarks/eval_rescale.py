@@ -1,4 +1,4 @@
-"""Learned rescaling evaluation (issue 10): inr.rescale.down -> inr.rescale.up on Set5/Set14.
+"""Learned rescaling evaluation: inr.rescale.down -> inr.rescale.up on Set5/Set14.
 
     python benchmarks/eval_rescale.py                          # inr/rescale/weights/default.pt
     python benchmarks/eval_rescale.py --model training/rescale/checkpoint.pt
@@ -26,7 +26,7 @@ images and LR sizes of `inr.sr.evaluate.load_pairs`:
   beside `inr.upsample` of the bicubic 128x128 LR to 512x512 (the baseline's upscale).
   Timed first: stop other work on the machine until its line is printed.
 
-Targets (issue 10): Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample;
+Targets: Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample;
 LR PSNR vs the bicubic LR >= 35 dB (checked at every scale). Writes
 benchmarks/results/rescale_eval.json (schema in benchmarks/common.py) via report().
 """

@@ -1,4 +1,4 @@
-"""SR evaluation (issue 6, DESIGN.md section 5): quality on Set5/Set14 and CUF vs LIIF speed.
+"""SR evaluation (DESIGN.md section 5): quality on Set5/Set14 and CUF vs LIIF speed.
 
     python benchmarks/eval_sr.py                       # inr/sr/weights/default.pt
     python benchmarks/eval_sr.py --model training/run/checkpoint.pt

@@ -1,4 +1,4 @@
-"""inr.rescale (issue 10): down/up type rules, 8-bit LR, straight-through rounding, weights,
+"""inr.rescale: down/up type rules, 8-bit LR, straight-through rounding, weights,
 training + resume, evaluation and `inr rescale`, with tiny random models; the shipped weights
 on one Set5 image."""
 from __future__ import annotations

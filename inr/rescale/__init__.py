@@ -1,4 +1,4 @@
-"""Learned bidirectional arbitrary-scale rescaling (issue 10): `inr.rescale.down` / `inr.rescale.up`.
+"""Learned bidirectional arbitrary-scale rescaling: `inr.rescale.down` / `inr.rescale.up`.
 
     lr = inr.rescale.down(img, scale=1/3.7)          # an 8-bit image close to the bicubic downscale
     hr = inr.rescale.up(lr, size=img_size)           # restores img better than SR from bicubic can

@@ -1,4 +1,4 @@
-"""Rescaling evaluation on Set5/Set14 (issue 10): HR reconstruction and LR fidelity.
+"""Rescaling evaluation on Set5/Set14: HR reconstruction and LR fidelity.
 
 A pipeline is a `downscale(hr, bicubic_lr) -> lr` and an `upscale(lr, hr_size) -> hr'`
 on uint8 HWC arrays. Per image of `inr.sr.evaluate.load_pairs(dataset, scale)` (provided

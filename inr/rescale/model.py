@@ -1,4 +1,4 @@
-"""RescaleModel: a learned downscaler and a learned upscaler trained together (issue 10).
+"""RescaleModel: a learned downscaler and a learned upscaler trained together.
 
 `down_net` (`inr.rescale.downscaler.Downscaler`) makes an 8-bit LR image that stays close
 to the bicubic downscale; `up_net` is an `inr.sr.SRModel` (EDSR encoder + CUF head, DESIGN.md

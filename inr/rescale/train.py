@@ -1,4 +1,4 @@
-"""Train the learned rescaler (issue 10): python -m inr.rescale.train --out DIR.
+"""Train the learned rescaler: python -m inr.rescale.train --out DIR.
 
 Conventions of `inr.sr.train` (same checkpoint, resume, log and progress rules): random
 BSDS500 HR crops (`--data`), one downscale factor per step, s ~ U(1, `--max-scale`) per
@@ -10,7 +10,7 @@ loss = L1(HR reconstruction, on `--sample-q` random HR pixels per crop, as LIIF)
 
 lambda: with `--lr-psnr-target T` (default 36 dB; 0 disables) it adapts by dual ascent,
 log lambda += `--lambda-rate` * (T - PSNR(LR, bicubic LR) of the batch, dB), so the LR
-settles at about T dB from the bicubic downscale (the issue asks >= 35 dB) and the
+settles at about T dB from the bicubic downscale (35 dB is the floor of the benchmark) and the
 reconstruction gets all the freedom left; `--lambda-lr` is its starting (or, with T = 0,
 fixed) value. Adam (`--lr` for the downscaler, `--lr-up` for the upscaler), halved every
 `--decay-every` steps; `DIR/checkpoint.pt` every `--ckpt-every` steps (atomic),
