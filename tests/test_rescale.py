@@ -20,7 +20,7 @@ from inr.rescale.evaluate import cycle_pipeline, evaluate, evaluate_cycle, evalu
 from inr.rescale.quantize import quantize_8bit
 from inr.rescale.train import main as train_main
 from inr.sr.evaluate import psnr_y, sr_data_dir
-from synthetic_images import wavy_rgb
+from synthetic_images import wavy_rgb, write_training_images
 
 torch.set_num_threads(1)
 WEIGHTS = sys.modules["inr.rescale.weights"]
@@ -262,12 +262,7 @@ def test_cycle_on_a_synthetic_set(model, rgb, tmp_path):
 @pytest.fixture(scope="module")
 def image_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("hr")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:40, 0:44]
-    for i in range(3):
-        f = rng.uniform(0.05, 0.3, 3)
-        img = np.stack([127 + 120 * np.sin(f[c] * (xx + 1.3 * yy) + i) for c in range(3)], -1)
-        Image.fromarray(img.astype(np.uint8)).save(d / f"img{i}.png")
+    write_training_images(d, 3)
     return d
 
 

@@ -17,6 +17,7 @@ from PIL import Image
 from inr.sr.data import CropSampler, load_images, sample_pixels
 from inr.sr import load, make_model
 from inr.sr.train import main
+from synthetic_images import write_training_images
 
 TRAIN_ARGS = ["--model", "tiny", "--batch-size", "2", "--lr-size", "8", "--log-every", "1",
               "--ckpt-every", "2", "--no-progress", "--threads", "1"]
@@ -25,12 +26,7 @@ TRAIN_ARGS = ["--model", "tiny", "--batch-size", "2", "--lr-size", "8", "--log-e
 @pytest.fixture(scope="module")
 def image_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("hr")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:40, 0:44]
-    for i in range(4):
-        f = rng.uniform(0.05, 0.3, 3)
-        img = np.stack([127 + 120 * np.sin(f[c] * (xx + 1.3 * yy) + i) for c in range(3)], -1)
-        Image.fromarray(img.astype(np.uint8)).save(d / f"img{i}.png")
+    write_training_images(d, 4)
     (d / "notes.txt").write_text("not an image")
     return d
 
