@@ -12,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from inr.sr.data import CropSampler, load_images, sample_pixels
 from inr.sr import load, make_model
