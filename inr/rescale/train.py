@@ -22,7 +22,8 @@ on GPU) as `inr.sr.train` does; lambda is updated from the mean over ranks.
 
 `--design invertible` trains `inr.rescale.invertible.InvertibleRescaler` instead (one network
 both ways, one Adam group at `--lr`): the same loss with the reconstruction from the 8-bit
-LR and z = 0, plus `--detail-weight` times the mean square of z.
+LR and z = 0, plus `--detail-weight` times the mean square of z (the detail beyond the
+LR's bicubic enlargement).
 
 Ship the result with `python -m inr.rescale.train --export DIR/checkpoint.pt`
 (writes `inr/rescale/weights/default.pt`, or `--export-to PATH`).
