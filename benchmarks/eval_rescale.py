@@ -141,7 +141,8 @@ def cycle_rows(model, sr_model, datasets, scales, device, max_images) -> List[Di
             change = c["lr2_psnr"] - c["lr_psnr"]
             log(f"  cycle {ds} x{s:g}: LR {c['lr_psnr']:.2f} -> {c['lr2_psnr']:.2f} dB vs bicubic, second LR "
                 f"{c['lr2_vs_lr1']:.2f} dB from the first, reconstruction {c['psnr']:.2f} -> {c['psnr2']:.2f} dB; "
-                f"bicubic+SR: second LR {b['lr2_vs_lr1']:.2f} dB from the first, {b['psnr']:.2f} -> {b['psnr2']:.2f} dB")
+                f"bicubic+SR: second LR {b['lr2_vs_lr1']:.2f} dB from the first, "
+                f"{b['psnr']:.2f} -> {b['psnr2']:.2f} dB")
             detail = {"n_images": c["n_images"], "per_image": c["images"], "baseline_per_image": b["images"]}
             rows.append(result(f"{ds} x{s:g} cycle: second LR PSNR vs bicubic LR minus the first's", change, "dB",
                                target=-CYCLE_TOLERANCE, target_of="value", compare=False,

@@ -176,9 +176,10 @@ class InvertibleRescaler(nn.Module):
         h, w = int(lr_size[0]), int(lr_size[1])
         check_factor(tuple(hr.shape[-2:]), (h, w))
         x = _resized(hr[None], (4 * h, 4 * w))[0]
-        lr = self._in_tiles((h, w), tile, False, "inr.rescale.down", 1,
-                            lambda p0, p1, q0, q1: self.encode(x[None, :, 4 * p0:4 * p1, 4 * q0:4 * q1])[0, :LR_CHANNELS])
-        return quantize_8bit(lr)
+        def run(p0: int, p1: int, q0: int, q1: int) -> torch.Tensor:
+            return self.encode(x[None, :, 4 * p0:4 * p1, 4 * q0:4 * q1])[0, :LR_CHANNELS]
+
+        return quantize_8bit(self._in_tiles((h, w), tile, False, "inr.rescale.down", 1, run))
 
     def decode_image(self, lr: torch.Tensor, tile: int = DEFAULT_TILE, progress: bool = False) -> torch.Tensor:
         """lr [3, h, w] -> [3, 4h, 4w] from the LR and z = 0 (no resize, not clipped), in LR
