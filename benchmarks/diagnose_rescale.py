@@ -48,6 +48,7 @@ from inr.rescale.downscaler import bicubic_down  # noqa: E402
 from inr.rescale.model import RescaleModel, make_model  # noqa: E402
 from inr.rescale.quantize import quantize_8bit  # noqa: E402
 from inr.rescale.data import RescaleSampler  # noqa: E402
+from inr.rescale.evaluate import psnr_rgb  # noqa: E402
 from inr.rescale.weights import load  # noqa: E402
 from inr.sr.data import default_data_dir, load_images, sample_pixels  # noqa: E402
 from inr.sr.evaluate import load_pairs, psnr_y  # noqa: E402
@@ -164,7 +165,7 @@ def lr_oracle(up, images: int, steps: int) -> dict:
         final = quantize_8bit(pixels.detach())
         lr_u8 = (final[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         best = psnr_y(reconstruct(final), hr, 4)
-        lr_psnr = 10 * math.log10(255 ** 2 / float(np.mean((lr_u8.astype(float) - bic_lr.astype(float)) ** 2)))
+        lr_psnr = psnr_rgb(lr_u8, bic_lr)
         rows.append({"name": name, "bicubic_lr_psnr": base, "oracle_lr_psnr": best, "gain_db": best - base,
                      "oracle_lr_vs_bicubic_db": lr_psnr, "seconds": time.perf_counter() - t0})
         log(f"oracle {name}: {base:.2f} -> {best:.2f} dB (LR {lr_psnr:.1f} dB from bicubic)")

@@ -113,7 +113,7 @@ def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], siz
     """`up` with the invertible design: the decode from the 8-bit LR and z = 0 at 4x the LR
     size, then a bicubic resize to the output size (an enlargement beyond 4x: bicubic
     extrapolation of the decode)."""
-    from inr.sr.upsample import target_size
+    from inr.sr.upsample import resized_alpha, target_size
 
     in_size = _image_size(lr)
     out_size = target_size(in_size, scale, size)
@@ -135,8 +135,7 @@ def _up_invertible(net: InvertibleRescaler, lr: Any, scale: Optional[Scale], siz
     if channels < 3:
         out = out.mean(0, keepdim=True)
     if channels in (2, 4):
-        alpha = resize(chw[-1:].to(device, torch.float32), size=out_size, kernel="bicubic", antialias=True)
-        out = torch.cat([out, alpha.clamp_(0.0, 1.0)], 0)
+        out = torch.cat([out, resized_alpha(chw, out_size, device)], 0)
     return from_tensor(out.to(info.device if info.kind == "torch" else "cpu"), info, owned=True)
 
 

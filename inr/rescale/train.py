@@ -156,8 +156,9 @@ def train(args: argparse.Namespace) -> dict:
             atomic_write_json(log, log_path)
 
     def extra() -> dict:
-        rates = {"lr": opt.param_groups[0]["lr"]} if invertible else {"lr": opt.param_groups[0]["lr"],
-                                                                       "lr_up": opt.param_groups[1]["lr"]}
+        rates = {"lr": opt.param_groups[0]["lr"]}
+        if not invertible:
+            rates["lr_up"] = opt.param_groups[1]["lr"]
         return {"lambda": round(math.exp(log_lambda), 6), **rates}
 
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q

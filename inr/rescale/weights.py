@@ -49,16 +49,16 @@ def resolve_model(model: ModelSpec = "default") -> Union[RescaleModel, Invertibl
     if isinstance(model, (RescaleModel, InvertibleRescaler)):
         return model
     if isinstance(model, nn.Module):
-        raise TypeError(f"model must be a RescaleModel, got {type(model).__name__}")
+        raise TypeError(f"model must be a RescaleModel or an InvertibleRescaler, got {type(model).__name__}")
     if isinstance(model, str) and model == "default":
         path = Path(DEFAULT_WEIGHTS)
         if not path.is_file():
             raise FileNotFoundError(
                 f"inr.rescale: the shipped rescaling weights are missing ({path}: a broken install?); "
                 "pass model=PATH (a checkpoint of `python -m inr.rescale.train` or a file from "
-                "inr.rescale.save_weights) or a RescaleModel")
+                "inr.rescale.save_weights) or a model")
     elif isinstance(model, (str, os.PathLike)):
         path = Path(model)
     else:
-        raise TypeError(f"model must be 'default', a path or a RescaleModel, got {type(model).__name__}")
+        raise TypeError(f"model must be 'default', a path or a rescaling model, got {type(model).__name__}")
     return cached(path, load)

@@ -151,7 +151,7 @@ def upsample(img: Any, scale: Optional[Union[float, Sequence[float]]] = None,
     _render(net, color, (out_h, out_w), tile, progress, store)
     if channels in (2, 4):
         full = slice(None)
-        writer.write(full, full, _resized_alpha(chw, (out_h, out_w), device), slice(channels - 1, channels),
+        writer.write(full, full, resized_alpha(chw, (out_h, out_w), device), slice(channels - 1, channels),
                      owned=True)
     return writer.result()
 
@@ -166,14 +166,14 @@ def _upsample_whole(net: SRModel, color: torch.Tensor, chw: torch.Tensor, info, 
     if channels < 3:
         out = out.mean(0, keepdim=True)
     if channels in (2, 4):
-        out = torch.cat([out, _resized_alpha(chw, up_size, out.device)], 0)
+        out = torch.cat([out, resized_alpha(chw, up_size, out.device)], 0)
     if up_size != out_size:
         from inr.resample import resize
         out = resize(out, size=out_size, antialias=True)
     return from_tensor(out.to(chw.device if info.kind != "torch" else info.device), info, owned=True)
 
 
-def _resized_alpha(chw: torch.Tensor, size: Tuple[int, int], device: torch.device) -> torch.Tensor:
+def resized_alpha(chw: torch.Tensor, size: Tuple[int, int], device: torch.device) -> torch.Tensor:
     """The last (alpha) channel resized bicubically to `size`, in [0, 1]."""
     from inr.resample import resize
     alpha = resize(chw[-1:].to(device), size=size, kernel="bicubic", antialias=True)
