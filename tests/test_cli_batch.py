@@ -90,6 +90,34 @@ def test_bad_batches_fail_before_any_work_and_bad_files_alone(tmp_path, capsys):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is a POSIX test")
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _wait_for_busy_workers(parent: int, workers: int, cpu_seconds: float, timeout: float) -> None:
+    """Waits until `workers` child processes of `parent` have each used `cpu_seconds` of CPU
+    (interpreter start and imports take less: they are then inside their jobs), however
+    loaded the machine is."""
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    if not children.exists():
+        pytest.skip("needs Linux /proc child lists")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = 0
+        for pid in children.read_text().split():
+            try:
+                busy += _cpu_seconds(int(pid)) >= cpu_seconds
+            except (OSError, ValueError):
+                pass                             # a process that has just ended
+        if busy >= workers:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{workers} workers did not get busy within {timeout} s")
+
+
 def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     """Ctrl-C while workers encode: exit status 130 within a minute, and the folder holds
     only whole files (here none: every encode is far from done)."""
@@ -98,10 +126,7 @@ def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     child = subprocess.Popen([sys.executable, "-m", "inr.cli", "convert", str(tmp_path / "in"), str(out),
                               "--iterations", "1000000", "--jobs", "2", "-q"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not out.exists() and time.monotonic() < deadline and child.poll() is None:
-        time.sleep(0.2)
-    time.sleep(5)                            # workers started and inside their encodes
+    _wait_for_busy_workers(child.pid, workers=2, cpu_seconds=4.0, timeout=180)
     assert child.poll() is None
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
