@@ -12,7 +12,7 @@ from typing import Callable, Dict, Tuple, TypeVar, Union
 
 import torch
 
-__all__ = ["save_weights_file", "read_model_file", "cached"]
+__all__ = ["save_weights_file", "read_model_file", "cached", "resolve_model_file"]
 
 PathLike = Union[str, os.PathLike]
 Model = TypeVar("Model")
@@ -60,3 +60,21 @@ def cached(path: Path, load: Callable[[Path], Model]) -> Model:
     loaded = load(path)
     _CACHE[key] = (stamp, loaded)
     return loaded
+
+
+def resolve_model_file(model: object, model_types: Tuple[type, ...], type_names: str, default: Path,
+                       missing: str, load: Callable[[Path], Model]) -> Model:
+    """`model` itself when it is one of `model_types`, else the model of a file: "default"
+    (the shipped `default`; FileNotFoundError(`missing`) when it is absent) or a path,
+    loaded by `load` through `cached`. Other modules and values: TypeError naming `type_names`."""
+    if isinstance(model, model_types):
+        return model
+    if isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be {type_names}, got {type(model).__name__}")
+    if isinstance(model, str) and model == "default":
+        if not Path(default).is_file():
+            raise FileNotFoundError(missing)
+        return cached(Path(default), load)
+    if isinstance(model, (str, os.PathLike)):
+        return cached(Path(model), load)
+    raise TypeError(f"model must be 'default', a path or {type_names}, got {type(model).__name__}")

@@ -191,6 +191,12 @@ def test_no_default_weights_error(monkeypatch, tmp_path, rgb):
         inr.upsample(rgb, 2)
 
 
+@pytest.mark.parametrize("bad_model", [torch.nn.Linear(1, 1), 3, None])
+def test_model_of_a_wrong_type_is_refused(rgb, bad_model):
+    with pytest.raises(TypeError, match="model must be"):
+        inr.upsample(rgb, 2, model=bad_model)
+
+
 def test_cli(model, tmp_path, rgb, capsys, monkeypatch):
     weights = tmp_path / "tiny.pt"
     save_weights(model, weights)

@@ -10,9 +10,8 @@ import os
 from pathlib import Path
 from typing import Union
 
-from torch import nn
 
-from inr._weights import cached, read_model_file, save_weights_file
+from inr._weights import read_model_file, resolve_model_file, save_weights_file
 from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel, make_model
 
@@ -46,19 +45,8 @@ def load(path: Union[str, os.PathLike]) -> Union[RescaleModel, InvertibleRescale
 
 def resolve_model(model: ModelSpec = "default") -> Union[RescaleModel, InvertibleRescaler]:
     """"default", a path or a model -> the model (files are cached by path and mtime)."""
-    if isinstance(model, (RescaleModel, InvertibleRescaler)):
-        return model
-    if isinstance(model, nn.Module):
-        raise TypeError(f"model must be a RescaleModel or an InvertibleRescaler, got {type(model).__name__}")
-    if isinstance(model, str) and model == "default":
-        path = Path(DEFAULT_WEIGHTS)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"inr.rescale: the shipped rescaling weights are missing ({path}: a broken install?); "
-                "pass model=PATH (a checkpoint of `python -m inr.rescale.train` or a file from "
-                "inr.rescale.save_weights) or a model")
-    elif isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-    else:
-        raise TypeError(f"model must be 'default', a path or a rescaling model, got {type(model).__name__}")
-    return cached(path, load)
+    path = Path(DEFAULT_WEIGHTS)
+    return resolve_model_file(model, (RescaleModel, InvertibleRescaler), "a RescaleModel or an InvertibleRescaler",
+                              path, f"inr.rescale: the shipped rescaling weights are missing ({path}: a broken "
+                              "install?); pass model=PATH (a checkpoint of `python -m inr.rescale.train` or a file "
+                              "from inr.rescale.save_weights) or a model", load)

@@ -54,7 +54,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from inr._image import ImageWriter, from_tensor, to_tensor
-from inr._weights import cached, read_model_file, save_weights_file
+from inr._weights import read_model_file, resolve_model_file, save_weights_file
 from inr.sr.cuf import CUFHead
 from inr.sr.grid import axis_coords, nearest_phase
 from inr.sr.models import SRModel, make_model, out_size_for
@@ -90,22 +90,11 @@ def load(path: Union[str, os.PathLike]) -> SRModel:
 
 def resolve_model(model: ModelSpec = "default") -> SRModel:
     """"default", a path or an SRModel -> SRModel (files are cached by path and mtime)."""
-    if isinstance(model, SRModel):
-        return model
-    if isinstance(model, nn.Module):
-        raise TypeError(f"model must be an SRModel, got {type(model).__name__}")
-    if model == "default":
-        path = Path(DEFAULT_WEIGHTS)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"inr.upsample: the shipped super-resolution weights are missing ({path}: "
-                "a broken install?); pass model=PATH (a checkpoint from `python -m inr.sr.train` "
-                "or a file from inr.sr.save_weights) or an SRModel")
-    elif isinstance(model, (str, os.PathLike)):
-        path = Path(model)
-    else:
-        raise TypeError(f"model must be 'default', a path or an SRModel, got {type(model).__name__}")
-    return cached(path, load)
+    path = Path(DEFAULT_WEIGHTS)
+    return resolve_model_file(model, (SRModel,), "an SRModel", path,
+                              f"inr.upsample: the shipped super-resolution weights are missing ({path}: a broken "
+                              "install?); pass model=PATH (a checkpoint from `python -m inr.sr.train` or a file from "
+                              "inr.sr.save_weights) or an SRModel", load)
 
 
 # --- public entry ---------------------------------------------------------------------
