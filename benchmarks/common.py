@@ -279,7 +279,7 @@ def _format(x: Optional[float]) -> str:
     if abs(x) >= 100:
         return f"{x:.0f}"
     if abs(x) >= 10:
-        return f"{x:.1f}"
+        return f"{x:.2f}"
     return f"{x:.3g}"
 
 
