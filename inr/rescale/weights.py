@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Union
 
-
 from inr._weights import read_model_file, resolve_model_file, save_weights_file
 from inr.rescale.invertible import InvertibleRescaler
 from inr.rescale.model import RescaleModel, make_model
