@@ -89,7 +89,6 @@ def test_bad_batches_fail_before_any_work_and_bad_files_alone(tmp_path, capsys):
     assert "exists; use --force" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is a POSIX test")
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid` (Linux /proc)."""
     with open(f"/proc/{pid}/stat") as f:
@@ -118,6 +117,7 @@ def _wait_for_busy_workers(parent: int, workers: int, cpu_seconds: float, timeou
     raise AssertionError(f"{workers} workers did not get busy within {timeout} s")
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is a POSIX test")
 def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     """Ctrl-C while workers encode: exit status 130 within a minute, and the folder holds
     only whole files (here none: every encode is far from done)."""
