@@ -117,6 +117,13 @@ def _wait_for_busy_workers(parent: int, workers: int, cpu_seconds: float, timeou
     raise AssertionError(f"{workers} workers did not get busy within {timeout} s")
 
 
+def _default_sigint() -> None:
+    """The child gets the SIGINT disposition of a program started from a terminal: a test
+    suite run from a background job inherits SIGINT as ignored, and Python then installs
+    no KeyboardInterrupt handler, so Ctrl-C would never reach the CLI."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process is a POSIX test")
 def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     """Ctrl-C while workers encode: exit status 130 within a minute, and the folder holds
@@ -125,7 +132,8 @@ def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     out = tmp_path / "out"
     child = subprocess.Popen([sys.executable, "-m", "inr.cli", "convert", str(tmp_path / "in"), str(out),
                               "--iterations", "1000000", "--jobs", "2", "-q"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_default_sigint)
     _wait_for_busy_workers(child.pid, workers=2, cpu_seconds=4.0, timeout=180)
     assert child.poll() is None
     child.send_signal(signal.SIGINT)
