@@ -304,6 +304,29 @@ def test_max_minutes_stops_with_a_checkpoint(image_dir, tmp_path):
     assert [e["step"] for e in json.loads((out / "train_log.json").read_text())["entries"]] == [1]
 
 
+def test_sampler_top_share():
+    """`top`: about that share of steps at the top factor on both axes, with the crop of that
+    factor; the other steps draw what a sampler without it draws."""
+    from inr.rescale.data import RescaleSampler
+
+    images = [torch.rand(3, 40, 40)]
+    kw = dict(aniso=0.5, batch_size=1, lr_size=8, scale_range=(1.0, 4.0), seed=3)
+    plain, topped = RescaleSampler(images, **kw), RescaleSampler(images, top=0.4, **kw)
+    at_top = 0
+    for step in range(400):
+        scales = topped.scales(step)
+        if scales == (4.0, 4.0):
+            at_top += 1
+        else:
+            assert scales == plain.scales(step)
+    assert 120 <= at_top <= 200
+    step = next(s for s in range(400) if topped.scales(s) == (4.0, 4.0))
+    hr, lr_size, _ = topped.hr_batch(step)
+    assert hr.shape[-2:] == (32, 32) and lr_size == (8, 8)
+    with pytest.raises(ValueError, match="top"):
+        RescaleSampler(images, top=1.5, **kw)
+
+
 def test_lazy_attribute():
     code = "import sys, inr; assert 'inr.rescale' not in sys.modules; inr.rescale.down; print('ok')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

@@ -152,6 +152,37 @@ def test_train_resume_evaluate_and_export(tmp_path):
     assert result["n_images"] == 1 and np.isfinite(result["psnr"]) and result["lr_psnr"] > 20
 
 
+def test_weight_average_resumes_starts_late_and_is_exported(tmp_path):
+    """--ema: the checkpoint keeps the average and --resume continues it bit for bit; a run
+    resumed with --ema from a checkpoint without one starts it there; --export writes it."""
+    data = tmp_path / "hr"
+    data.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(data / f"img{i}.png")
+    args = ["--design", "invertible", "--blocks", "1", "--hidden", "8", "--data", str(data), "--batch-size", "2",
+            "--lr-size", "8", "--ckpt-every", "2", "--eval-every", "0", "--no-progress", "--threads", "1"]
+
+    def checkpoint(name: str) -> dict:
+        return torch.load(tmp_path / name / "checkpoint.pt", weights_only=False)
+
+    assert main(["--out", str(tmp_path / "whole"), "--steps", "4", "--ema", "0.5", *args]) == 0
+    assert main(["--out", str(tmp_path / "split"), "--steps", "2", "--ema", "0.5", *args]) == 0
+    assert main(["--out", str(tmp_path / "split"), "--steps", "4", "--resume", *args]) == 0
+    assert main(["--out", str(tmp_path / "late"), "--steps", "2", *args]) == 0
+    assert "ema" not in checkpoint("late")
+    assert main(["--out", str(tmp_path / "late"), "--steps", "4", "--resume", "--ema", "0.5", *args]) == 0
+    whole, split, late = checkpoint("whole"), checkpoint("split"), checkpoint("late")
+    assert whole["ema"]["updates"] == split["ema"]["updates"] == 4 and late["ema"]["updates"] == 2
+    for key, value in whole["ema"]["average"].items():
+        assert torch.equal(value, split["ema"]["average"][key]), key
+    assert any(not torch.equal(value, whole["model"][key]) for key, value in whole["ema"]["average"].items())
+    target = tmp_path / "w.pt"
+    assert main(["--export", str(tmp_path / "late" / "checkpoint.pt"), "--export-to", str(target)]) == 0
+    for key, value in load(target).state_dict().items():
+        assert torch.equal(value, late["ema"]["average"][key]), key
+
+
 
 @pytest.fixture(scope="module")
 def random_rescaler(tmp_path_factory):

@@ -2,7 +2,8 @@
 
 Conventions of `inr.sr.train` (same checkpoint, resume, log and progress rules): random
 BSDS500 HR crops (`--data`), one downscale factor per step, s ~ U(1, `--max-scale`) per
-axis (`--aniso`: the share of steps whose column factor is drawn independently), LR crops
+axis (`--aniso`: the share of steps whose column factor is drawn independently;
+`--top-share`: the share at exactly `--max-scale`), LR crops
 `--lr-size` square. The downscaler makes the LR (8-bit, straight-through rounding), the
 upscaler (an `inr.sr` CUF model initialised from the shipped SR weights) restores the HR;
 loss = L1(HR reconstruction, on `--sample-q` random HR pixels per crop, as LIIF)
@@ -20,6 +21,10 @@ reconstruction Y-PSNR and LR PSNR vs bicubic (`inr.rescale.evaluate`, rank 0).
 Under `torchrun --nproc_per_node N` it runs DistributedDataParallel (gloo on CPU, NCCL
 on GPU) as `inr.sr.train` does; lambda is updated from the mean over ranks.
 
+`--ema D` keeps an exponential moving average of the weights (decay D), which the
+evaluations measure and `--export` writes; a checkpoint keeps it, and `--resume` with
+`--ema` of a run that had none starts the average at the resumed weights.
+
 `--design invertible` trains `inr.rescale.invertible.InvertibleRescaler` instead (one network
 both ways, one Adam group at `--lr`): the same loss with the reconstruction from the 8-bit
 LR and z = 0, plus `--detail-weight` times the mean square of z (the detail beyond the
@@ -31,6 +36,7 @@ Ship the result with `python -m inr.rescale.train --export DIR/checkpoint.pt`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 from pathlib import Path
@@ -42,6 +48,7 @@ from tqdm import tqdm
 
 from inr._training import (StepLog, add_data_arguments, add_run_arguments, atomic_save, atomic_write_json, init_process, jsonable, load_checkpoint,
                            mean_over_ranks, resolve_crop_arguments, restore_training, unwrap)
+from inr._weight_average import WeightAverage
 from inr.rescale.data import RescaleSampler
 from inr.rescale.downscaler import DOWN_SIZES, bicubic_down
 from inr.rescale.invertible import InvertibleRescaler
@@ -76,6 +83,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                    help="weight of the mean square of the detail z, pulled towards 0 (invertible)")
     add_data_arguments(p)
     p.add_argument("--aniso", type=float, default=0.25, help="share of steps with independent per-axis factors")
+    p.add_argument("--top-share", type=float, default=0.0, help="share of steps at --max-scale on both axes "
+                   "(the x4 of the evaluations), the others drawn as above")
     p.add_argument("--lambda-lr", type=float, default=1.0, help="weight of L1(LR, bicubic LR): the start "
                    "value, or the fixed one with --lr-psnr-target 0 (default 1)")
     p.add_argument("--lr-psnr-target", type=float, default=36.0, help="adapt lambda so that the batch "
@@ -85,6 +94,9 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                    "with --resume: replaces the checkpoint's current rate when given)")
     p.add_argument("--lr-up", type=float, default=None, help="Adam learning rate of the upscaler (default 1e-4; "
                    "with --resume as --lr)")
+    p.add_argument("--ema", type=float, default=0.0, help="decay of an exponential moving average of the "
+                   "weights, evaluated and exported instead of the last step's (0: off; a checkpoint's "
+                   "average is kept on --resume, and started there when it had none)")
     add_run_arguments(p)
     p.add_argument("--export", type=Path, default=None, metavar="CHECKPOINT",
                    help="instead of training: write CHECKPOINT as a weights file (see --export-to)")
@@ -140,19 +152,21 @@ def train(args: argparse.Namespace) -> dict:
         step, elapsed = restore_training(ckpt, model, opt, sched, args.decay_every, log, log_path,
                                          learning_rates=(args.lr,) if invertible else (args.lr, args.lr_up))
         log_lambda = ckpt.get("log_lambda", log_lambda)
+    average = _weight_average(model, ckpt, args.ema)
     net = proc.wrap(model)
 
     data_dir = args.data or default_data_dir()
     min_side = int(args.lr_size * args.max_scale + 0.5) + 1
     sampler = RescaleSampler(load_images(data_dir, min_size=min_side, max_images=args.max_images),
-                             aniso=args.aniso, batch_size=args.batch_size, lr_size=args.lr_size,
+                             aniso=args.aniso, top=args.top_share, batch_size=args.batch_size, lr_size=args.lr_size,
                              scale_range=(1.0, args.max_scale), seed=args.seed, rank=rank)
 
     def checkpoint() -> None:
         if proc.main:
             atomic_save({"model": unwrap(net).state_dict(), "config": cfg, "optimizer": opt.state_dict(),
                          "scheduler": sched.state_dict(), "step": step, "elapsed_s": steps.elapsed,
-                         "log_lambda": log_lambda, "args": jsonable(vars(args))}, ckpt_path)
+                         "log_lambda": log_lambda, "args": jsonable(vars(args)),
+                         **({"ema": average.state_dict()} if average else {})}, ckpt_path)
             atomic_write_json(log, log_path)
 
     def extra() -> dict:
@@ -164,7 +178,7 @@ def train(args: argparse.Namespace) -> dict:
     n_query = args.lr_size ** 2 if args.sample_q is None else args.sample_q
     bar = tqdm(total=args.steps, initial=step, disable=not proc.main or args.no_progress, dynamic_ncols=True)
     steps = StepLog(args, proc, log, log_path, elapsed, bar,
-                    lambda at: _evaluate_step(unwrap(net), at, log, log_path, device), checkpoint)
+                    lambda at: _evaluate_step(unwrap(net), average, at, log, log_path, device), checkpoint)
     net.train()
     while step < args.steps:
         hr, lr_size, _ = sampler.hr_batch(step)
@@ -186,6 +200,8 @@ def train(args: argparse.Namespace) -> dict:
         loss.backward()
         opt.step()
         sched.step()
+        if average is not None:
+            average.update()
         step += 1
         with torch.no_grad():
             batch_psnr = -10.0 * math.log10(max(float(F.mse_loss(lr_img, bic)), 1e-12))
@@ -203,12 +219,25 @@ def train(args: argparse.Namespace) -> dict:
     return log
 
 
-def _evaluate_step(model: RescaleModel, step: int, log: dict, log_path: Path, device: torch.device) -> bool:
-    """Set5 x4 reconstruction Y-PSNR and LR PSNR into log["eval"]; False when the data is missing."""
+def _weight_average(model: torch.nn.Module, ckpt: Optional[dict], decay: float) -> Optional[WeightAverage]:
+    """The run's weight average: the checkpoint's when it has one, else a new one at the
+    model's present weights when `decay` is set, else None."""
+    if ckpt is not None and "ema" in ckpt:
+        average = WeightAverage(model, float(ckpt["ema"]["decay"]))
+        average.load_state_dict(ckpt["ema"])
+        return average
+    return WeightAverage(model, decay) if decay else None
+
+
+def _evaluate_step(model: Union[RescaleModel, InvertibleRescaler], average: Optional[WeightAverage], step: int,
+                   log: dict, log_path: Path, device: torch.device) -> bool:
+    """Set5 x4 reconstruction Y-PSNR and LR PSNR (of the weight average where there is one)
+    into log["eval"]; False when the data is missing."""
     from inr.rescale.evaluate import evaluate
 
     try:
-        res = evaluate(model, "Set5", 4, device=device)
+        with average.applied() if average is not None else contextlib.nullcontext():
+            res = evaluate(model, "Set5", 4, device=device)
     except FileNotFoundError as error:
         print(f"note: --eval-every: Set5 x4 evaluation disabled ({error})", file=sys.stderr)
         return False
