@@ -13,7 +13,8 @@ images and LR sizes of `inr.sr.evaluate.load_pairs`:
   bicubic-down + bicubic-up (`inr.resize`), from the bicubic LR (the provided MATLAB LR
   at x2/x3/x4, `inr.resize` bicubic at x3.7);
 - HR reconstruction Y-PSNR (BT.601, `ceil(scale)` pixels shaved, uint8 output) and the
-  learned LR's RGB PSNR against the bicubic LR (`inr.rescale.evaluate`);
+  learned LR's RGB PSNR against the bicubic LR (`inr.rescale.evaluate`); the worst
+  image's gain (a mean can hide one picture the learned pair spoils);
 - JPEG: the learned LR and the bicubic LR saved as Pillow JPEG (--jpeg, default quality
   90 and 75, 4:2:0) before the upscale, for the learned pipeline and for bicubic-down +
   `inr.upsample`: what a lossy LR costs each of them.
@@ -107,6 +108,10 @@ def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images) -
                                                       "per_image": _per_image(learned=learned, sr=sr, bicubic=bic)}))
             rows.append(result(f"{ds} x{s:g} gain over bicubic-down + inr.upsample", gain, "dB",
                                target=GAIN_TARGETS.get((ds, s)), target_of="value", compare=False))
+            worst = min(zip(learned["images"], sr["images"]), key=lambda pair: pair[0]["psnr"] - pair[1]["psnr"])
+            rows.append(result(f"{ds} x{s:g} worst image: gain over bicubic-down + inr.upsample",
+                               worst[0]["psnr"] - worst[1]["psnr"], "dB", compare=False,
+                               detail={"image": worst[0]["name"], "lr_psnr": round(worst[0]["lr_psnr"], 4)}))
             rows.append(result(f"{ds} x{s:g} bicubic-down + bicubic-up Y-PSNR", bic["psnr"], "dB", compare=False))
             rows.append(result(f"{ds} x{s:g} learned LR PSNR vs bicubic LR", learned["lr_psnr"], "dB",
                                target=LR_PSNR_TARGET, target_of="value", compare=False))
