@@ -2,6 +2,7 @@
 summary line, per-file failures, and no partial output when interrupted."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -133,10 +134,15 @@ def test_interrupted_batch_leaves_no_partial_file(tmp_path):
     child = subprocess.Popen([sys.executable, "-m", "inr.cli", "convert", str(tmp_path / "in"), str(out),
                               "--iterations", "1000000", "--jobs", "2", "-q"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             preexec_fn=_default_sigint)
-    _wait_for_busy_workers(child.pid, workers=2, cpu_seconds=4.0, timeout=180)
-    assert child.poll() is None
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
-    assert child.returncode == 130 and "interrupted" in err
-    assert os.listdir(out) == []
+                             preexec_fn=_default_sigint, start_new_session=True)
+    try:
+        _wait_for_busy_workers(child.pid, workers=2, cpu_seconds=4.0, timeout=180)
+        assert child.poll() is None
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 130 and "interrupted" in err
+        assert os.listdir(out) == []
+    finally:  # a failed run must not leave the CLI and its workers encoding for hours
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
