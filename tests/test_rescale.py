@@ -327,6 +327,31 @@ def test_sampler_top_share():
         RescaleSampler(images, top=1.5, **kw)
 
 
+def test_sampler_saturate():
+    """`saturate`: about that share of crops with more colour (the distance from gray grows,
+    clipped to [0, 1]), the others as a sampler without it cuts them."""
+    from inr.rescale.data import RescaleSampler, saturated
+
+    rgb = torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1)
+    torch.testing.assert_close(saturated(rgb, torch.tensor([1.0])), rgb)
+    torch.testing.assert_close(saturated(rgb, torch.tensor([2.0])).flatten(), torch.tensor([0.0, 0.5, 1.0]))
+    torch.manual_seed(0)
+    images = [0.3 + 0.4 * torch.rand(3, 40, 40)]      # no clipping below 1.75x
+    kw = dict(batch_size=8, lr_size=8, scale_range=(1.0, 4.0), seed=5)
+    plain, vivid = RescaleSampler(images, **kw), RescaleSampler(images, saturate=0.5, **kw)
+    changed = 0
+    for step in range(20):
+        a, b = plain.hr_batch(step)[0], vivid.hr_batch(step)[0]
+        for x, y in zip(a, b):
+            if not torch.equal(x, y):
+                changed += 1
+                assert (y - y.mean(0)).abs().mean() > (x - x.mean(0)).abs().mean()
+                assert y.min() >= 0 and y.max() <= 1
+    assert 50 <= changed <= 110
+    with pytest.raises(ValueError, match="saturate"):
+        RescaleSampler(images, saturate=-0.1, **kw)
+
+
 def test_lazy_attribute():
     code = "import sys, inr; assert 'inr.rescale' not in sys.modules; inr.rescale.down; print('ok')"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,

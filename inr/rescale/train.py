@@ -3,7 +3,8 @@
 Conventions of `inr.sr.train` (same checkpoint, resume, log and progress rules): random
 BSDS500 HR crops (`--data`), one downscale factor per step, s ~ U(1, `--max-scale`) per
 axis (`--aniso`: the share of steps whose column factor is drawn independently;
-`--top-share`: the share at exactly `--max-scale`), LR crops
+`--top-share`: the share at exactly `--max-scale`; `--saturate`: the share of crops
+with boosted colours), LR crops
 `--lr-size` square. The downscaler makes the LR (8-bit, straight-through rounding), the
 upscaler (an `inr.sr` CUF model initialised from the shipped SR weights) restores the HR;
 loss = L1(HR reconstruction, on `--sample-q` random HR pixels per crop, as LIIF)
@@ -85,6 +86,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     p.add_argument("--aniso", type=float, default=0.25, help="share of steps with independent per-axis factors")
     p.add_argument("--top-share", type=float, default=0.0, help="share of steps at --max-scale on both axes "
                    "(the x4 of the evaluations), the others drawn as above")
+    p.add_argument("--saturate", type=float, default=0.0, help="share of crops with their colours made up to "
+                   "3x more saturated (inr.rescale.data)")
     p.add_argument("--lambda-lr", type=float, default=1.0, help="weight of L1(LR, bicubic LR): the start "
                    "value, or the fixed one with --lr-psnr-target 0 (default 1)")
     p.add_argument("--lr-psnr-target", type=float, default=36.0, help="adapt lambda so that the batch "
@@ -158,7 +161,7 @@ def train(args: argparse.Namespace) -> dict:
     data_dir = args.data or default_data_dir()
     min_side = int(args.lr_size * args.max_scale + 0.5) + 1
     sampler = RescaleSampler(load_images(data_dir, min_size=min_side, max_images=args.max_images),
-                             aniso=args.aniso, top=args.top_share, batch_size=args.batch_size, lr_size=args.lr_size,
+                             aniso=args.aniso, top=args.top_share, saturate=args.saturate, batch_size=args.batch_size, lr_size=args.lr_size,
                              scale_range=(1.0, args.max_scale), seed=args.seed, rank=rank)
 
     def checkpoint() -> None:
