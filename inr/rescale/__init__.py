@@ -3,12 +3,12 @@
     lr = inr.rescale.down(img, scale=1/3.7)          # an 8-bit image close to the bicubic downscale
     hr = inr.rescale.up(lr, size=img_size)           # restores img better than SR from bicubic can
 
-A learned downscaler (`Downscaler`: bicubic + a learned correction) and an upscaler (an
-`inr.sr` EDSR + CUF model fine-tuned on the learned LR) trained together with
-`python -m inr.rescale.train`; any real downscale factor in (1, 4] per axis. The other
-design, `InvertibleRescaler` (IRN-like: Haar splits and affine couplings, one network both
-ways; `--design invertible`), runs through the same calls. Weights: `save_weights` /
-`load`; "default" is `inr/rescale/weights/default.pt`.
+Two designs run through the same calls, any real downscale factor in (1, 4] per axis:
+`InvertibleRescaler` (IRN-like: Haar splits and affine couplings, one network both ways;
+`python -m inr.rescale.train --design invertible`), the shipped one, and the joint pair
+`RescaleModel` (a downscaler, bicubic + a learned correction, and an `inr.sr` EDSR + CUF
+upscaler fine-tuned on its LR). Weights: `save_weights` / `load`; "default" is
+`inr/rescale/weights/default.pt`.
 """
 from inr.rescale.api import down, up
 from inr.rescale.invertible import InvertibleRescaler
