@@ -161,7 +161,8 @@ def train(args: argparse.Namespace) -> dict:
     data_dir = args.data or default_data_dir()
     min_side = int(args.lr_size * args.max_scale + 0.5) + 1
     sampler = RescaleSampler(load_images(data_dir, min_size=min_side, max_images=args.max_images),
-                             aniso=args.aniso, top=args.top_share, saturate=args.saturate, batch_size=args.batch_size, lr_size=args.lr_size,
+                             aniso=args.aniso, top=args.top_share, saturate=args.saturate,
+                             batch_size=args.batch_size, lr_size=args.lr_size,
                              scale_range=(1.0, args.max_scale), seed=args.seed, rank=rank)
 
     def checkpoint() -> None:
