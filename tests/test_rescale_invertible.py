@@ -16,7 +16,7 @@ from inr.rescale import evaluate as evaluation
 from inr.rescale.invertible import Coupling, InvertibleRescaler, haar_merge, haar_split
 from inr.rescale.train import main
 from inr.rescale.weights import load
-from synthetic_images import wavy_rgb
+from synthetic_images import wavy_rgb, write_training_images
 
 
 def randomised(module: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
@@ -157,9 +157,7 @@ def test_weight_average_resumes_starts_late_and_is_exported(tmp_path):
     resumed with --ema from a checkpoint without one starts it there; --export writes it."""
     data = tmp_path / "hr"
     data.mkdir()
-    rng = np.random.default_rng(1)
-    for i in range(2):
-        Image.fromarray(rng.integers(0, 256, (40, 44, 3), dtype=np.uint8)).save(data / f"img{i}.png")
+    write_training_images(data, 2)
     args = ["--design", "invertible", "--blocks", "1", "--hidden", "8", "--data", str(data), "--batch-size", "2",
             "--lr-size", "8", "--ckpt-every", "2", "--eval-every", "0", "--no-progress", "--threads", "1"]
 
@@ -181,7 +179,6 @@ def test_weight_average_resumes_starts_late_and_is_exported(tmp_path):
     assert main(["--export", str(tmp_path / "late" / "checkpoint.pt"), "--export-to", str(target)]) == 0
     for key, value in load(target).state_dict().items():
         assert torch.equal(value, late["ema"]["average"][key]), key
-
 
 
 @pytest.fixture(scope="module")
