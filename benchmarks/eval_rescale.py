@@ -9,6 +9,9 @@ Per dataset (Set5, Set14) and downscale factor (x2, x3, x3.7, x4), in one run, o
 images and LR sizes of `inr.sr.evaluate.load_pairs`:
 
 - learned: `inr.rescale.down` -> PNG (lossless, uint8) -> `inr.rescale.up`;
+- refined (--refine N steps, default 25, 0: none; at --refine-scales, default all):
+  `inr.rescale.down(refine=N)` (the LR optimised for this picture, `inr.rescale.refine`)
+  -> PNG -> `inr.rescale.up`, its gain, worst image and LR closeness;
 - bicubic-down + `inr.upsample` (the shipped SR model, or --sr-model) and
   bicubic-down + bicubic-up (`inr.resize`), from the bicubic LR (the provided MATLAB LR
   at x2/x3/x4, `inr.resize` bicubic at x3.7);
@@ -24,10 +27,11 @@ images and LR sizes of `inr.sr.evaluate.load_pairs`:
   beside the same cycle of bicubic-down + `inr.upsample` (both LRs `inr.resize` bicubic).
 - speed (--speed-threads, default 2; 0 skips): `down` + `up` of the 512x512 centre of
   kodim23 at x4 (to 128x128 and back), median of --speed-repeats runs after a warm-up,
-  beside `inr.upsample` of the bicubic 128x128 LR to 512x512 (the baseline's upscale).
+  beside `inr.upsample` of the bicubic 128x128 LR to 512x512 (the baseline's upscale);
+  `down` with --refine steps, timed once.
   Timed first: stop other work on the machine until its line is printed.
 
-Targets: Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample;
+Targets: Set5 x4 reconstruction >= 2 dB above bicubic-down + inr.upsample (both rows carry it);
 LR PSNR vs the bicubic LR >= 35 dB (checked at every scale). Writes
 benchmarks/results/rescale_eval.json (schema in benchmarks/common.py) via report().
 """
@@ -81,7 +85,21 @@ def _per_image(**runs: Dict[str, Any]) -> List[Dict[str, Any]]:
     return rows
 
 
-def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images) -> List[Dict[str, Any]]:
+def gain_rows(label: str, learned: Dict[str, Any], sr: Dict[str, Any], ds: str, s: float) -> List[Dict[str, Any]]:
+    """The gain of a learned pipeline over bicubic-down + inr.upsample, its worst image's and
+    its LR's closeness to the bicubic LR; `label` names the pipeline in the row names."""
+    worst = min(zip(learned["images"], sr["images"]), key=lambda pair: pair[0]["psnr"] - pair[1]["psnr"])
+    return [result(f"{ds} x{s:g}{label} gain over bicubic-down + inr.upsample", learned["psnr"] - sr["psnr"], "dB",
+                   target=GAIN_TARGETS.get((ds, s)), target_of="value", compare=False),
+            result(f"{ds} x{s:g}{label} worst image: gain over bicubic-down + inr.upsample",
+                   worst[0]["psnr"] - worst[1]["psnr"], "dB", compare=False,
+                   detail={"image": worst[0]["name"], "lr_psnr": round(worst[0]["lr_psnr"], 4)}),
+            result(f"{ds} x{s:g}{label} learned LR PSNR vs bicubic LR", learned["lr_psnr"], "dB",
+                   target=LR_PSNR_TARGET, target_of="value", compare=False)]
+
+
+def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images, refine: int = 0,
+                 refine_scales=()) -> List[Dict[str, Any]]:
     def sr_up(lr, size):
         return inr.upsample(lr, size=size, model=sr_model, device=device)
 
@@ -99,22 +117,25 @@ def quality_rows(model, sr_model, datasets, scales, jpegs, device, max_images) -
             learned = evaluate(model, device=device, **kw)
             sr = evaluate_pipeline(bic_down, sr_up, lr_metric=False, **kw)
             bic = evaluate_pipeline(bic_down, bic_up, lr_metric=False, **kw)
-            gain = learned["psnr"] - sr["psnr"]
             log(f"  {ds} x{s:g}: learned {learned['psnr']:.2f} dB (LR {learned['lr_psnr']:.2f} dB vs bicubic), "
                 f"bicubic+SR {sr['psnr']:.2f}, bicubic+bicubic {bic['psnr']:.2f} ({time.perf_counter() - t0:.1f} s)")
             common = {"lr_source": learned["lr_source"], "shave": learned["shave"], "n_images": learned["n_images"]}
             rows.append(result(f"{ds} x{s:g} reconstruction Y-PSNR", learned["psnr"], "dB", baseline=sr["psnr"],
                                compare=False, detail={**common, "bicubic_down_bicubic_up": round(bic["psnr"], 4),
                                                       "per_image": _per_image(learned=learned, sr=sr, bicubic=bic)}))
-            rows.append(result(f"{ds} x{s:g} gain over bicubic-down + inr.upsample", gain, "dB",
-                               target=GAIN_TARGETS.get((ds, s)), target_of="value", compare=False))
-            worst = min(zip(learned["images"], sr["images"]), key=lambda pair: pair[0]["psnr"] - pair[1]["psnr"])
-            rows.append(result(f"{ds} x{s:g} worst image: gain over bicubic-down + inr.upsample",
-                               worst[0]["psnr"] - worst[1]["psnr"], "dB", compare=False,
-                               detail={"image": worst[0]["name"], "lr_psnr": round(worst[0]["lr_psnr"], 4)}))
+            rows += gain_rows("", learned, sr, ds, s)
             rows.append(result(f"{ds} x{s:g} bicubic-down + bicubic-up Y-PSNR", bic["psnr"], "dB", compare=False))
-            rows.append(result(f"{ds} x{s:g} learned LR PSNR vs bicubic LR", learned["lr_psnr"], "dB",
-                               target=LR_PSNR_TARGET, target_of="value", compare=False))
+            if refine and s in refine_scales:
+                t0 = time.perf_counter()
+                refined = evaluate(model, device=device, refine=refine, **kw)
+                log(f"    refined LR ({refine} steps): {refined['psnr']:.2f} dB (LR {refined['lr_psnr']:.2f} dB vs "
+                    f"bicubic) ({time.perf_counter() - t0:.1f} s)")
+                label = f" refined LR ({refine} steps):"
+                rows.append(result(f"{ds} x{s:g}{label} reconstruction Y-PSNR", refined["psnr"], "dB",
+                                   baseline=sr["psnr"], compare=False,
+                                   detail={**common, "refine_steps": refine,
+                                           "per_image": _per_image(refined=refined, learned=learned, sr=sr)}))
+                rows += gain_rows(label, refined, sr, ds, s)
             for q in jpegs:
                 lj = evaluate(model, device=device, jpeg=q, **kw)
                 sj = evaluate_pipeline(bic_down, sr_up, jpeg=q, **kw)
@@ -162,8 +183,9 @@ def cycle_rows(model, sr_model, datasets, scales, device, max_images) -> List[Di
     return rows
 
 
-def speed_rows(model, sr_model, threads: int, repeats: int) -> List[Dict[str, Any]]:
-    """down + up of a 512x512 picture at x4 on `threads` threads, beside inr.upsample."""
+def speed_rows(model, sr_model, threads: int, repeats: int, refine: int = 0) -> List[Dict[str, Any]]:
+    """down + up of a 512x512 picture at x4 on `threads` threads, beside inr.upsample; with
+    `refine`, also down with that many refinement steps (timed once)."""
     with Image.open(SPEED_IMAGE) as im:
         rgb = np.asarray(im.convert("RGB"))
     top, left = (rgb.shape[0] - 512) // 2, (rgb.shape[1] - 512) // 2
@@ -178,16 +200,23 @@ def speed_rows(model, sr_model, threads: int, repeats: int) -> List[Dict[str, An
         t_up = time_fn(lambda: upscale(lr, (512, 512)), warmup=1, repeats=repeats)["median"]
         t_sr = time_fn(lambda: inr.upsample(bic_lr, size=(512, 512), model=sr_model, device="cpu"), warmup=1,
                        repeats=repeats)["median"]
+        refine_down, _ = pipeline(model, "cpu", refine)
+        t_refine = time_fn(lambda: refine_down(hr, bic_lr), warmup=0, repeats=1)["median"] if refine else None
     finally:
         torch.set_num_threads(previous)
     log(f"  speed ({threads} threads): down {t_down:.3f} s + up {t_up:.3f} s = {t_down + t_up:.3f} s; "
         f"inr.upsample 128 -> 512 {t_sr:.3f} s")
     detail = {"image": f"{SPEED_IMAGE.name}, the 512x512 centre", "threads": threads, "repeats": repeats}
-    return [result("512x512 x4: down + up", t_down + t_up, "s", baseline=t_sr, higher_is_better=False,
+    rows = [result("512x512 x4: down + up", t_down + t_up, "s", baseline=t_sr, higher_is_better=False,
                    detail={**detail, "down_s": round(t_down, 4), "up_s": round(t_up, 4),
                            "baseline": "inr.upsample of the bicubic 128x128 LR to 512x512"}),
             result("512x512 x4: down", t_down, "s", higher_is_better=False, compare=False, detail=detail),
             result("512x512 x4: up", t_up, "s", baseline=t_sr, higher_is_better=False, detail=detail)]
+    if refine:
+        log(f"  speed ({threads} threads): down with {refine} refinement steps {t_refine:.2f} s")
+        rows.append(result(f"512x512 x4: down with {refine} refinement steps", t_refine, "s", higher_is_better=False,
+                           compare=False, detail={**detail, "repeats": 1}))
+    return rows
 
 
 def main(argv=None) -> int:
@@ -200,6 +229,9 @@ def main(argv=None) -> int:
     p.add_argument("--cycle-scales", nargs="*", type=float, default=[4], help="scales of the cycle rows (none: skip)")
     p.add_argument("--speed-threads", type=int, default=2, help="torch threads of the speed rows (0: skip)")
     p.add_argument("--speed-repeats", type=int, default=5)
+    p.add_argument("--refine", type=int, default=25,
+                   help="refinement steps of the refined-LR rows (inr.rescale.down(refine=N); 0: none)")
+    p.add_argument("--refine-scales", nargs="*", type=float, default=list(SCALES), help="scales of the refined-LR rows")
     p.add_argument("--max-images", type=int, default=None, help="first N images per dataset (smoke runs)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--threads", type=int, default=None)
@@ -216,10 +248,12 @@ def main(argv=None) -> int:
     log(f"model {path} ({model.config}), device {device}")
     rows = []
     if args.speed_threads and SPEED_IMAGE.is_file():  # first, so that other work need pause only briefly
-        rows += speed_rows(model, sr_model, args.speed_threads, args.speed_repeats)
+        rows += speed_rows(model, sr_model, args.speed_threads, args.speed_repeats, args.refine)
     elif args.speed_threads:
         log(f"note: no {SPEED_IMAGE}: speed rows skipped")
-    rows += quality_rows(model, sr_model, args.datasets, scales, args.jpeg, device, args.max_images)
+    refine_scales = [int(s) if float(s).is_integer() else s for s in args.refine_scales]
+    rows += quality_rows(model, sr_model, args.datasets, scales, args.jpeg, device, args.max_images, args.refine,
+                         refine_scales)
     cycle_scales = [int(s) if float(s).is_integer() else s for s in args.cycle_scales]
     rows += cycle_rows(model, sr_model, args.datasets, cycle_scales, device, args.max_images)
     if hasattr(model, "down_net"):
@@ -239,7 +273,8 @@ def main(argv=None) -> int:
     name = "rescale_eval"
     settings = {"model": str(path), "model_config": model.config, "sr_model": str(args.sr_model),
                 "device": device, "datasets": list(args.datasets), "scales": scales, "jpeg": list(args.jpeg),
-                "cycle_scales": cycle_scales, "speed_threads": args.speed_threads, "max_images": args.max_images}
+                "cycle_scales": cycle_scales, "refine": args.refine, "refine_scales": refine_scales,
+                "speed_threads": args.speed_threads, "max_images": args.max_images}
     return report(name, rows, args.output or RESULTS_DIR / f"{name}.json", "bicubic-down + inr.upsample", log,
                   settings=settings, notes=notes, machine=machine)
 

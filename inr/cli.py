@@ -1,7 +1,7 @@
 """The `inr` command line: `inr fit IMAGE -o FIT.pt`, `inr render FIT.pt -o OUT.png`,
 `inr resize IN... -o OUT --scale S | --size WxH`,
 `inr upsample IN... -o OUT --scale S | --size WxH [--model PATH] [--device D] [--ensemble]`,
-`inr rescale down|up IN... -o OUT --scale S | --size WxH [--model PATH]` (S may be a fraction: 1/3.7),
+`inr rescale down|up IN... -o OUT --scale S | --size WxH [--model PATH] [--refine N]` (S may be a fraction: 1/3.7),
 `inr encode IN... -o OUT [--quality Q | --bpp B | --psnr P | --lossless] [--jobs N]`, `inr decode IN.inr
 -o OUT.png [--scale S | --size WxH]`, `inr convert IN... OUT` (either side .inr; files, folders or
 globs into a folder, one worker process per core), `inr info FILE.inr`.
@@ -317,6 +317,9 @@ def _add_rescale(parser: argparse.ArgumentParser) -> None:
                         help="rescaling model: a training checkpoint or weights file (default: the shipped weights)")
     parser.add_argument("--device", default=None, help="torch device to run on (default cpu)")
     parser.add_argument("--tile", type=int, default=None, help="up only: LR tile side in pixels (default automatic, 0: none)")
+    parser.add_argument("--refine", type=int, default=0, metavar="STEPS",
+                        help="down only: steps of per-picture refinement of the LR (slower, sharper restoration; "
+                             "about +0.6 dB at x4 with 25; default 0)")
 
 
 def _run_rescale(args: argparse.Namespace) -> None:
@@ -327,6 +330,8 @@ def _run_rescale(args: argparse.Namespace) -> None:
         _check_input(args.model)
     if args.tile is not None and args.tile < 0:
         raise CLIError("--tile must be >= 0", code=2)
+    if args.refine < 0 or (args.refine and args.direction == "up"):
+        raise CLIError(f"--refine must be >= 0 and is for rescale down only, got {args.refine}", code=2)
     if args.direction == "down" and args.scale is not None and args.scale >= 1:
         raise CLIError(f"rescale down: --scale is output size / input size and must be below 1 "
                        f"(e.g. 1/3.7), got {args.scale:g}", code=2)
@@ -335,7 +340,8 @@ def _run_rescale(args: argparse.Namespace) -> None:
     net = resolve_model(args.model)  # once, before any image; errors are one line
     if args.direction == "down":
         def transform(image):
-            return down(image, scale=args.scale, size=args.size, model=net, device=args.device)
+            return down(image, scale=args.scale, size=args.size, model=net, device=args.device, refine=args.refine,
+                        progress=not args.quiet)
     else:
         def transform(image):
             return up(image, scale=args.scale, size=args.size, model=net, device=args.device, tile=args.tile,

@@ -26,6 +26,7 @@ from PIL import Image
 
 from inr._image import from_tensor, to_tensor
 from inr.rescale.invertible import DEFAULT_TILE, InvertibleRescaler
+from inr.rescale.refine import refine_lr
 from inr.rescale.weights import ModelSpec, resolve_model
 from inr.resample import MAX_PIXELS, resize
 from inr.sr.models import out_size_for
@@ -38,7 +39,8 @@ Scale = Union[float, Sequence[float]]
 
 
 def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]] = None,
-         model: ModelSpec = "default", device: Optional[Union[str, torch.device]] = None) -> Any:
+         model: ModelSpec = "default", device: Optional[Union[str, torch.device]] = None,
+         refine: int = 0, progress: bool = False) -> Any:
     """The learned downscale of `img`: an ordinary 8-bit image close to the bicubic downscale
     from which `up` restores `img` better than super-resolution can.
 
@@ -50,6 +52,12 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
         checkpoint of `python -m inr.rescale.train` or a `save_weights` file, or a model
         (either design).
     device: torch device for the model (default: a torch input's device, else CPU).
+    refine: steps of per-picture refinement of the LR (invertible design only; 0: none):
+        gradient descent on the LR so that `up` restores this picture better, the LR kept
+        at least 35.5 dB from the bicubic one or as close as it was (`inr.rescale.refine`).
+        About +0.6 dB at x4 on Set5 with 25 steps (more give little more), each step
+        costing about one `up` and its backward pass.
+    progress: a progress bar over the refinement steps.
 
     The LR always holds 8-bit levels k / 255, whatever the output dtype (uint8 outputs are
     exactly the quantised LR the upscaler was trained on); keep it lossless (PNG) for the
@@ -60,16 +68,23 @@ def down(img: Any, scale: Optional[Scale] = None, size: Optional[Tuple[int, int]
     chw, info = to_tensor(img)
     in_size = tuple(chw.shape[-2:])
     lr_size = _down_size(in_size, scale, size)
+    if isinstance(refine, bool) or not isinstance(refine, numbers.Integral) or refine < 0:
+        raise ValueError(f"down: refine must be a non-negative integer (steps), got {refine!r}")
     net = resolve_model(model)
+    if refine and not isinstance(net, InvertibleRescaler):
+        raise ValueError("down: refine needs the invertible design; this model is the joint pair")
     device = torch.device(device if device is not None else (chw.device if info.kind == "torch" else "cpu"))
     net = _on_device(net, device)
     channels = chw.shape[0]
     color = chw[:3] if channels >= 3 else chw[:1].expand(3, *in_size)
     with _inference(net):
         if isinstance(net, InvertibleRescaler):
-            lr = net.downscale_image(color.to(device, torch.float32), lr_size)
+            color = color.to(device, torch.float32)
+            lr = net.downscale_image(color, lr_size)
         else:
             lr = net.downscale(color[None].to(device), lr_size)[0]
+        if refine:
+            lr = refine_lr(net, color, lr, int(refine), progress=progress)
     if channels < 3:
         lr = _round8(lr.mean(0, keepdim=True))
     if channels in (2, 4):

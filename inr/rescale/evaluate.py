@@ -77,9 +77,10 @@ def evaluate_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale
 
 def evaluate(model: ModelSpec = "default", dataset: str = "Set5", scale: float = 4,
              device: Optional[Union[str, torch.device]] = None, root: Optional[Path] = None,
-             jpeg: Optional[int] = None, max_images: Optional[int] = None) -> dict:
-    """The learned pipeline `inr.rescale.down` -> (JPEG) -> `inr.rescale.up`; see `evaluate_pipeline`."""
-    return evaluate_pipeline(*pipeline(model, device), dataset, scale, root, jpeg, max_images=max_images)
+             jpeg: Optional[int] = None, max_images: Optional[int] = None, refine: int = 0) -> dict:
+    """The learned pipeline `inr.rescale.down` (with `refine` steps) -> (JPEG) -> `inr.rescale.up`;
+    see `evaluate_pipeline`."""
+    return evaluate_pipeline(*pipeline(model, device, refine), dataset, scale, root, jpeg, max_images=max_images)
 
 
 def evaluate_cycle(model: ModelSpec = "default", dataset: str = "Set5", scale: float = 4,
@@ -113,10 +114,10 @@ def cycle_pipeline(downscale: Down, upscale: Up, dataset: str = "Set5", scale: f
             "n_images": len(rows), "images": rows}
 
 
-def pipeline(model: ModelSpec = "default",
-             device: Optional[Union[str, torch.device]] = None) -> Tuple[Down, Up]:
+def pipeline(model: ModelSpec = "default", device: Optional[Union[str, torch.device]] = None,
+             refine: int = 0) -> Tuple[Down, Up]:
     """`downscale(hr, bicubic_lr)` and `upscale(lr, size)` of a rescaler (either design) on
-    uint8 HWC arrays: `inr.rescale.down` / `up` at the bicubic LR's size and back."""
+    uint8 HWC arrays: `inr.rescale.down` (with `refine` steps) / `up` at the bicubic LR's size and back."""
     from inr.rescale.api import down, up
 
     net = resolve_model(model)
@@ -125,7 +126,7 @@ def pipeline(model: ModelSpec = "default",
         device = param.device if param is not None else "cpu"
 
     def downscale(hr: np.ndarray, bic_lr: np.ndarray) -> np.ndarray:
-        return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device)
+        return down(hr, size=tuple(bic_lr.shape[:2]), model=net, device=device, refine=refine)
 
     def upscale(lr: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
         return up(lr, size=size, model=net, device=device)

@@ -1,0 +1,117 @@
+"""Per-picture refinement of the invertible rescaler's LR (`inr.rescale.down(..., refine=N)`).
+
+One forward pass of the rescaler gives an LR that is good for pictures on average; the
+decode from it (`up`) is a fixed function of the 8-bit LR alone, so the LR of one picture
+can be improved for that picture by gradient descent on the LR itself, the network kept
+as it is (as a codec's encoder searches for the latent its decoder reads best). The rules:
+
+- the variable is the float LR, started at the rescaler's 8-bit LR; each step decodes its
+  8-bit rounding (`quantize_8bit`: what is stored is what is decoded, with the
+  straight-through gradient) with z = 0, as `up` does;
+- the loss is the mean squared error of that decode at 4x the LR size against the input
+  resized to 4x the LR size (what `down` encodes), over all three channels;
+- Adam, step size `rate` (default 3e-3, about 0.8 of an 8-bit level) decayed to 0 along a
+  half cosine over the steps;
+- the stored LR stays in the ball mean((LR - B)^2) <= cap around the bicubic LR B
+  (`inr.resize`, bicubic, antialiased), cap = max(10^(-floor_db / 10), the unrefined LR's
+  value): at least `floor_db` dB (PSNR, peak 1) from the bicubic LR, or as close as the
+  rescaler's own LR was. After every step the float LR is projected onto the ball; should
+  the final 8-bit rounding leave it, the float LR's offset from B is shortened (bisection
+  on its length) until the rounding lands inside (the rounding of B itself always does: it
+  is the grid point nearest to B, nearer than the unrefined LR);
+- pictures above `tile` LR pixels per side are refined tile after tile: each tile's LR is
+  the variable, the LR around it within the rescaler's receptive radius is read as it
+  stands (refined already or not) and left unchanged, the loss covers the tile's own
+  decode, and the ball holds per tile.
+"""
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import torch
+from tqdm.auto import tqdm
+
+from inr.rescale.invertible import CHANNELS, DEFAULT_TILE, LR_CHANNELS, InvertibleRescaler, resized
+from inr.rescale.quantize import quantize_8bit
+from inr.resample import resize
+
+__all__ = ["refine_lr", "DEFAULT_RATE", "DEFAULT_FLOOR_DB"]
+
+DEFAULT_RATE = 3e-3
+DEFAULT_FLOOR_DB = 35.5   # half a dB above the 35 dB that benchmarks/eval_rescale.py asks of the LR against
+                          # MATLAB's bicubic, which differs from inr.resize's by a few hundredths of a dB
+
+
+def refine_lr(net: InvertibleRescaler, hr: torch.Tensor, lr: torch.Tensor, steps: int,
+              floor_db: float = DEFAULT_FLOOR_DB, rate: float = DEFAULT_RATE, tile: int = DEFAULT_TILE,
+              progress: bool = False) -> torch.Tensor:
+    """hr [3, H, W] in [0, 1] and its LR [3, h, w] from `net.downscale_image` -> the LR after
+    `steps` (>= 0) refinement steps (8-bit levels k / 255); see the module for the rules."""
+    h, w = lr.shape[-2:]
+    target = resized(hr[None], (4 * h, 4 * w))[0]
+    bicubic = resize(hr, size=(h, w), kernel="bicubic", antialias=True, alpha=False)
+    out = lr.clone()
+    side = max(h, w) if tile == 0 else tile
+    starts = [(a, b) for a in range(0, h, side) for b in range(0, w, side)]
+    margin = net.receptive_radius()
+    bar = tqdm(total=steps * len(starts), unit="step", disable=not progress, leave=False,
+               desc="inr.rescale.down refine")
+    with torch.enable_grad(), bar:
+        for a0, b0 in starts:
+            core = (a0, min(h, a0 + side), b0, min(w, b0 + side))
+            region = (max(0, a0 - margin), min(h, core[1] + margin), max(0, b0 - margin), min(w, core[3] + margin))
+            out[:, core[0]:core[1], core[2]:core[3]] = _refine_tile(
+                net, out, target, bicubic, core, region, steps, floor_db, rate, bar)
+    return out
+
+
+def _refine_tile(net: InvertibleRescaler, lr: torch.Tensor, target: torch.Tensor, bicubic: torch.Tensor,
+                 core: Tuple[int, int, int, int], region: Tuple[int, int, int, int], steps: int, floor_db: float,
+                 rate: float, bar: tqdm) -> torch.Tensor:
+    """The refined LR of the core rows a0:a1, columns b0:b1, decoded within `region`."""
+    a0, a1, b0, b1 = core
+    p0, p1, q0, q1 = region
+    around = lr[:, p0:p1, q0:q1].clone()
+    want = target[:, 4 * a0:4 * a1, 4 * b0:4 * b1]
+    anchor = bicubic[:, a0:a1, b0:b1]
+    start = lr[:, a0:a1, b0:b1]
+    cap = max(10.0 ** (-floor_db / 10.0), float((start - anchor).pow(2).mean()))
+    radius = math.sqrt(cap)
+    zeros = around.new_zeros(CHANNELS - LR_CHANNELS, p1 - p0, q1 - q0)
+    v = start.clone().requires_grad_(True)
+    opt = torch.optim.Adam([v], lr=rate)
+    for i in range(steps):
+        opt.param_groups[0]["lr"] = rate * 0.5 * (1.0 + math.cos(math.pi * i / steps))
+        picture = around.clone()
+        picture[:, a0 - p0:a1 - p0, b0 - q0:b1 - q0] = quantize_8bit(v)
+        decoded = net.decode(torch.cat([picture, zeros])[None])[0]
+        own = decoded[:, 4 * (a0 - p0):4 * (a1 - p0), 4 * (b0 - q0):4 * (b1 - q0)]
+        (v.grad,) = torch.autograd.grad(torch.mean((own - want) ** 2), [v])
+        opt.step()
+        with torch.no_grad():
+            offset = v - anchor
+            rms = math.sqrt(float(offset.pow(2).mean()))
+            if rms > radius:
+                v.copy_(anchor + offset * (radius / rms))
+        bar.update(1)
+    return _rounded_inside(v.detach(), anchor, cap)
+
+
+def _rounded_inside(v: torch.Tensor, anchor: torch.Tensor, cap: float, halvings: int = 20) -> torch.Tensor:
+    """The 8-bit rounding of anchor + t (v - anchor) for the largest t in [0, 1] that the
+    bisection finds with the rounding's mean square distance from `anchor` at most `cap`
+    (t = 1 when v's own rounding is inside)."""
+    def rounded(t: float) -> torch.Tensor:
+        return quantize_8bit(anchor + t * (v - anchor))
+
+    def inside(q: torch.Tensor) -> bool:   # up to float summation error, so that v = the start stays
+        return float((q - anchor).pow(2).mean()) <= cap * (1.0 + 1e-6)
+
+    if inside(rounded(1.0)):
+        return rounded(1.0)
+    low, high = 0.0, 1.0
+    for _ in range(halvings):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if inside(rounded(mid)) else (low, mid)
+    return rounded(low)
