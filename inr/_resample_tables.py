@@ -27,9 +27,12 @@ def _cubic(a: float) -> Callable[[np.ndarray], np.ndarray]:
     d3, d2, d1, d0 = a, -5.0 * a, 8.0 * a, -4.0 * a
 
     def cubic(x: np.ndarray) -> np.ndarray:
+        # Products, never powers: numpy's `** 3` calls a vectorised pow on some CPUs (AVX-512)
+        # whose last bit differs from libm's, and the C decoder's tables must match these bit
+        # for bit on every machine. ax * ax * ax is two correctly rounded products everywhere.
         ax = np.abs(x)
-        ax2 = ax ** 2
-        ax3 = ax ** 3
+        ax2 = ax * ax
+        ax3 = ax2 * ax
         return ((c3 * ax3 + c2 * ax2 + 1) * (ax <= 1)
                 + (d3 * ax3 + d2 * ax2 + d1 * ax + d0) * ((1 < ax) & (ax <= 2)))
 

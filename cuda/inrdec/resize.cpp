@@ -10,9 +10,10 @@ namespace inr::dec {
 
 namespace {
 
-// Keys' cubic with a = -0.5, written as its twin writes it: each piece times its indicator.
+// Keys' cubic with a = -0.5, written as its twin writes it: each piece times its indicator,
+// the powers as products (ax2 * ax, not pow, which libraries round differently).
 double keys_cubic(double x) {
-    const double ax = std::fabs(x), ax2 = ax * ax, ax3 = std::pow(ax, 3.0);
+    const double ax = std::fabs(x), ax2 = ax * ax, ax3 = ax2 * ax;
     const double inner = (1.5 * ax3 + -2.5 * ax2 + 1.0) * (ax <= 1.0 ? 1.0 : 0.0);
     const double outer = (-0.5 * ax3 + 2.5 * ax2 + -4.0 * ax + 2.0) * (1.0 < ax && ax <= 2.0 ? 1.0 : 0.0);
     return inner + outer;
