@@ -14,6 +14,7 @@ from inr.rescale import InvertibleRescaler, down, make_model, save_weights, up
 from inr.rescale.refine import refine_lr
 from synthetic_images import wavy_rgb
 
+torch.set_num_threads(1)   # tiny tensors: one thread is fastest and is not starved by other work
 LR_SIZE = (10, 14)
 
 
@@ -136,3 +137,40 @@ def test_cli_refine(rescaler, hr, tmp_path, capsys):
     assert len(err) == 2 and all("--refine" in line for line in err)
     assert not (tmp_path / "x.png").exists()
     assert up(np.asarray(Image.open(out)), size=(37, 53), model=path).shape == (37, 53, 3)
+
+
+def test_the_windowed_resize_is_the_resize(rescaler):
+    """The loss's resize, one window per axis as matrices, equals inr.resize (the one `up`
+    applies) on the window's pixels."""
+    from inr._resample_tables import axis_table, plan_sizes
+    from inr.rescale.refine import _reach
+
+    decoded = torch.rand(3, 40, 56)
+    _, _, sy, sx = plan_sizes(40, 56, None, (21, 29))
+    rows, r0, row_weights = _reach(axis_table(40, 21, sy, "bicubic", True), 8, 24, decoded)
+    cols, c0, col_weights = _reach(axis_table(56, 29, sx, "bicubic", True), 0, 56, decoded)
+    window = decoded[:, r0:r0 + row_weights.shape[1], c0:c0 + col_weights.shape[1]]
+    expected = inr.resize(decoded, size=(21, 29), kernel="bicubic", alpha=False)[:, rows, cols]
+    assert 0 < rows.start < rows.stop < 21 and cols == slice(0, 29)   # a window of rows, all columns
+    torch.testing.assert_close(row_weights @ window @ col_weights.T, expected, rtol=0, atol=1e-5)
+    same, s0, identity = _reach(None, 8, 24, decoded)
+    assert same == slice(8, 24) and s0 == 8 and torch.equal(identity, torch.eye(16))
+
+
+def test_refinement_at_other_factors_lowers_the_restoration_error(rescaler, decodable):
+    """At x1.9 (a picture of 19x27 that `up` makes of one LR of 10x14) the loss is `up`'s
+    error at the picture's size: from that LR moved by up to 4 levels, whole and in tiles,
+    the refinement comes back close to it."""
+    model, _ = rescaler
+    best, _ = decodable
+    with torch.no_grad():
+        picture = model.upscale(best[None], (19, 27))[0].clamp(0, 1)
+    start = best + torch.randint(-4, 5, best.shape, generator=torch.Generator().manual_seed(2)) / 255
+
+    def error(lr):
+        with torch.no_grad():
+            return mse(model.upscale(lr[None], (19, 27))[0], picture)
+
+    for tile in (0, 4):
+        refined = refine_lr(model, picture, start, 40, floor_db=20.0, tile=tile)
+        assert error(refined) < 0.2 * error(start)

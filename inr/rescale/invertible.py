@@ -32,7 +32,7 @@ from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
 from inr.sr.models import out_size_for
 
-__all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor", "resized"]
+__all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor"]
 
 LR_CHANNELS = 3
 CHANNELS = 16 * LR_CHANNELS   # two Haar splits: each 4x4 block of a channel becomes 16 channels
@@ -151,7 +151,7 @@ class InvertibleRescaler(nn.Module):
         """hr in [0, 1] -> (LR k / 255 with a straight-through gradient, the detail z)."""
         h, w = int(lr_size[0]), int(lr_size[1])
         check_factor(tuple(hr.shape[-2:]), (h, w))
-        y = self.encode(resized(hr, (4 * h, 4 * w)))
+        y = self.encode(_resized(hr, (4 * h, 4 * w)))
         return quantize_8bit(y[:, :LR_CHANNELS]), y[:, LR_CHANNELS:]
 
     def upscale(self, lr: torch.Tensor, out_size: Tuple[int, int], z: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -163,7 +163,7 @@ class InvertibleRescaler(nn.Module):
             raise ValueError(f"upscale: {out_size} is smaller than the LR ({h}, {w}) on some axis")
         if z is None:
             z = lr.new_zeros(lr.shape[0], CHANNELS - LR_CHANNELS, h, w)
-        return resized(self.decode(torch.cat([lr, z], 1)), out_size)
+        return _resized(self.decode(torch.cat([lr, z], 1)), out_size)
 
     def receptive_radius(self) -> int:
         """LR pixels on each side that one LR pixel of `decode` (or `encode`) depends on: a
@@ -175,7 +175,7 @@ class InvertibleRescaler(nn.Module):
         """hr [3, H, W] -> the 8-bit LR [3, h, w], encoded in tiles as `decode_image` decodes."""
         h, w = int(lr_size[0]), int(lr_size[1])
         check_factor(tuple(hr.shape[-2:]), (h, w))
-        x = resized(hr[None], (4 * h, 4 * w))[0]
+        x = _resized(hr[None], (4 * h, 4 * w))[0]
         def run(p0: int, p1: int, q0: int, q1: int) -> torch.Tensor:
             return self.encode(x[None, :, 4 * p0:4 * p1, 4 * q0:4 * q1])[0, :LR_CHANNELS]
 
@@ -224,7 +224,7 @@ class InvertibleRescaler(nn.Module):
         return lr, rec, z
 
 
-def resized(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+def _resized(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
     """x at `size` (bicubic, antialiased), or x itself when it has that size."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x

@@ -8,8 +8,10 @@ as it is (as a codec's encoder searches for the latent its decoder reads best). 
 - the variable is the float LR, started at the rescaler's 8-bit LR; each step decodes its
   8-bit rounding (`quantize_8bit`: what is stored is what is decoded, with the
   straight-through gradient) with z = 0, as `up` does;
-- the loss is the mean squared error of that decode at 4x the LR size against the input
-  resized to 4x the LR size (what `down` encodes), over all three channels;
+- the loss is the mean squared error of what `up` makes of it (the decode at 4x the LR
+  size, resized bicubic with antialiasing to the picture's size) against the picture, over
+  all three channels: at x4 the decode itself, at other factors through the resize, written
+  here as the resize's own weight tables (`inr._resample_tables`) applied as matrices;
 - Adam, step size `rate` (default 3e-3, about 0.8 of an 8-bit level) decayed to 0 along a
   half cosine over the steps;
 - the stored LR stays in the ball mean((LR - B)^2) <= cap around the bicubic LR B
@@ -21,18 +23,21 @@ as it is (as a codec's encoder searches for the latent its decoder reads best). 
   is the grid point nearest to B, nearer than the unrefined LR);
 - pictures above `tile` LR pixels per side are refined tile after tile: each tile's LR is
   the variable, the LR around it within the rescaler's receptive radius is read as it
-  stands (refined already or not) and left unchanged, the loss covers the tile's own
-  decode, and the ball holds per tile.
+  stands (refined already or not) and left unchanged; the loss covers the picture's pixels
+  that the tile's decode reaches through the resize, the decode around the tile taken
+  from the LR as it stands; the ball holds per tile.
 """
 from __future__ import annotations
 
 import math
-from typing import Tuple
+from typing import Optional, Tuple
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from inr.rescale.invertible import CHANNELS, DEFAULT_TILE, LR_CHANNELS, InvertibleRescaler, resized
+from inr._resample_tables import AxisTable, axis_table, plan_sizes
+from inr.rescale.invertible import CHANNELS, DEFAULT_TILE, LR_CHANNELS, InvertibleRescaler
 from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
 
@@ -49,7 +54,10 @@ def refine_lr(net: InvertibleRescaler, hr: torch.Tensor, lr: torch.Tensor, steps
     """hr [3, H, W] in [0, 1] and its LR [3, h, w] from `net.downscale_image` -> the LR after
     `steps` (>= 0) refinement steps (8-bit levels k / 255); see the module for the rules."""
     h, w = lr.shape[-2:]
-    target = resized(hr[None], (4 * h, 4 * w))[0]
+    height, width = hr.shape[-2:]
+    _, _, scale_y, scale_x = plan_sizes(4 * h, 4 * w, None, (height, width))
+    rows = axis_table(4 * h, height, scale_y, "bicubic", True)
+    cols = axis_table(4 * w, width, scale_x, "bicubic", True)
     bicubic = resize(hr, size=(h, w), kernel="bicubic", antialias=True, alpha=False)
     out = lr.clone()
     side = max(h, w) if tile == 0 else tile
@@ -59,21 +67,28 @@ def refine_lr(net: InvertibleRescaler, hr: torch.Tensor, lr: torch.Tensor, steps
                desc="inr.rescale.down refine")
     with torch.enable_grad(), bar:
         for a0, b0 in starts:
+            with torch.no_grad():   # the decode of the LR as it stands, around the tile
+                canvas = net.decode_image(out, tile)
             core = (a0, min(h, a0 + side), b0, min(w, b0 + side))
             region = (max(0, a0 - margin), min(h, core[1] + margin), max(0, b0 - margin), min(w, core[3] + margin))
             out[:, core[0]:core[1], core[2]:core[3]] = _refine_tile(
-                net, out, target, bicubic, core, region, steps, floor_db, rate, bar)
+                net, out, canvas, hr, bicubic, (rows, cols), core, region, steps, floor_db, rate, bar)
     return out
 
 
-def _refine_tile(net: InvertibleRescaler, lr: torch.Tensor, target: torch.Tensor, bicubic: torch.Tensor,
+def _refine_tile(net: InvertibleRescaler, lr: torch.Tensor, canvas: torch.Tensor, hr: torch.Tensor,
+                 bicubic: torch.Tensor, tables: Tuple[Optional[AxisTable], Optional[AxisTable]],
                  core: Tuple[int, int, int, int], region: Tuple[int, int, int, int], steps: int, floor_db: float,
                  rate: float, bar: tqdm) -> torch.Tensor:
-    """The refined LR of the core rows a0:a1, columns b0:b1, decoded within `region`."""
+    """The refined LR of the core rows a0:a1, columns b0:b1, decoded within `region`; the
+    loss covers the picture's pixels that the core's decode reaches through the resize."""
     a0, a1, b0, b1 = core
     p0, p1, q0, q1 = region
+    out_rows, r0, row_weights = _reach(tables[0], 4 * a0, 4 * a1, canvas)
+    out_cols, c0, col_weights = _reach(tables[1], 4 * b0, 4 * b1, canvas)
+    window = canvas[:, r0:r0 + row_weights.shape[1], c0:c0 + col_weights.shape[1]]
+    want = hr[:, out_rows, out_cols]
     around = lr[:, p0:p1, q0:q1].clone()
-    want = target[:, 4 * a0:4 * a1, 4 * b0:4 * b1]
     anchor = bicubic[:, a0:a1, b0:b1]
     start = lr[:, a0:a1, b0:b1]
     cap = max(10.0 ** (-floor_db / 10.0), float((start - anchor).pow(2).mean()))
@@ -86,8 +101,11 @@ def _refine_tile(net: InvertibleRescaler, lr: torch.Tensor, target: torch.Tensor
         picture = around.clone()
         picture[:, a0 - p0:a1 - p0, b0 - q0:b1 - q0] = quantize_8bit(v)
         decoded = net.decode(torch.cat([picture, zeros])[None])[0]
-        own = decoded[:, 4 * (a0 - p0):4 * (a1 - p0), 4 * (b0 - q0):4 * (b1 - q0)]
-        (v.grad,) = torch.autograd.grad(torch.mean((own - want) ** 2), [v])
+        near = window.clone()
+        near[:, 4 * a0 - r0:4 * a1 - r0, 4 * b0 - c0:4 * b1 - c0] = \
+            decoded[:, 4 * (a0 - p0):4 * (a1 - p0), 4 * (b0 - q0):4 * (b1 - q0)]
+        restored = torch.matmul(torch.matmul(row_weights, near), col_weights.T)
+        (v.grad,) = torch.autograd.grad(torch.mean((restored - want) ** 2), [v])
         opt.step()
         with torch.no_grad():
             offset = v - anchor
@@ -96,6 +114,23 @@ def _refine_tile(net: InvertibleRescaler, lr: torch.Tensor, target: torch.Tensor
                 v.copy_(anchor + offset * (radius / rms))
         bar.update(1)
     return _rounded_inside(v.detach(), anchor, cap)
+
+
+def _reach(table: Optional[AxisTable], lo: int, hi: int, like: torch.Tensor) -> Tuple[slice, int, torch.Tensor]:
+    """One axis of the resize from the decode to the picture, for the decode's positions
+    lo:hi: (the picture's positions that read any of them, the first decode position c0
+    that those read, their weights as a dense [outputs, decode positions from c0] matrix:
+    the resize restricted to a window). An unchanged axis (None) is the identity."""
+    if table is None:
+        return slice(lo, hi), lo, torch.eye(hi - lo, dtype=like.dtype, device=like.device)
+    index, weight = table.index, table.weight
+    hit = np.nonzero(((index >= lo) & (index < hi) & (weight != 0)).any(axis=1))[0]
+    o0, o1 = int(hit[0]), int(hit[-1]) + 1
+    index, weight = index[o0:o1], weight[o0:o1]
+    c0, c1 = min(lo, int(index.min())), max(hi, int(index.max()) + 1)
+    dense = np.zeros((o1 - o0, c1 - c0))
+    np.add.at(dense, (np.arange(o1 - o0)[:, None], index - c0), weight)
+    return slice(o0, o1), c0, torch.from_numpy(dense).to(like.device, like.dtype)
 
 
 def _rounded_inside(v: torch.Tensor, anchor: torch.Tensor, cap: float, halvings: int = 20) -> torch.Tensor:
