@@ -2,6 +2,7 @@
 
     lr = inr.rescale.down(img, scale=1/3.7)          # an 8-bit image close to the bicubic downscale
     hr = inr.rescale.up(lr, size=img_size)           # restores img better than SR from bicubic can
+    lr = inr.rescale.down(img, scale=1/4, refine=25) # slower: the LR optimised for this picture through `up`
 
 Two designs run through the same calls, any real downscale factor in (1, 4] per axis:
 `InvertibleRescaler` (IRN-like: Haar splits and affine couplings, one network both ways;
