@@ -22,7 +22,7 @@ x3 and x3.7). The last convolution of F and H starts at zero. `python -m inr.res
 """
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -32,7 +32,7 @@ from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
 from inr.sr.models import out_size_for
 
-__all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor"]
+__all__ = ["InvertibleRescaler", "haar_split", "haar_merge", "check_factor", "tile_windows"]
 
 LR_CHANNELS = 3
 CHANNELS = 16 * LR_CHANNELS   # two Haar splits: each 4x4 block of a channel becomes 16 channels
@@ -200,12 +200,11 @@ class InvertibleRescaler(nn.Module):
         h, w = lr_size
         if tile == 0 or (h <= tile and w <= tile):
             return run(0, h, 0, w)
-        margin, out = self.receptive_radius(), None
-        starts = [(a, b) for a in range(0, h, tile) for b in range(0, w, tile)]
-        for a0, b0 in tqdm(starts, unit="tile", disable=not progress, leave=False, desc=desc):
-            a1, b1 = min(h, a0 + tile), min(w, b0 + tile)
-            p0, q0 = max(0, a0 - margin), max(0, b0 - margin)
-            piece = run(p0, min(h, a1 + margin), q0, min(w, b1 + margin))
+        out = None
+        windows = tile_windows(lr_size, tile, self.receptive_radius())
+        for (a0, a1, b0, b1), (p0, p1, q0, q1) in tqdm(windows, unit="tile", disable=not progress, leave=False,
+                                                       desc=desc):
+            piece = run(p0, p1, q0, q1)
             if out is None:
                 out = piece.new_empty(piece.shape[0], factor * h, factor * w)
             out[:, factor * a0:factor * a1, factor * b0:factor * b1] = \
@@ -222,6 +221,20 @@ class InvertibleRescaler(nn.Module):
         if query is not None:
             rec = rec.flatten(2).gather(2, query[:, None, :].expand(-1, rec.shape[1], -1))
         return lr, rec, z
+
+
+def tile_windows(lr_size: Tuple[int, int], tile: int,
+                 margin: int) -> List[Tuple[Tuple[int, int, int, int], Tuple[int, int, int, int]]]:
+    """The LR tiles of `tile` pixels per side, row by row: for each, its core (a0, a1, b0, b1)
+    and the region (p0, p1, q0, q1) that reads `margin` more pixels on every side, clipped."""
+    h, w = lr_size
+    windows = []
+    for a0 in range(0, h, tile):
+        for b0 in range(0, w, tile):
+            a1, b1 = min(h, a0 + tile), min(w, b0 + tile)
+            windows.append(((a0, a1, b0, b1), (max(0, a0 - margin), min(h, a1 + margin),
+                                               max(0, b0 - margin), min(w, b1 + margin))))
+    return windows
 
 
 def _resized(x: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:

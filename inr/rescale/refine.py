@@ -37,7 +37,7 @@ import torch
 from tqdm.auto import tqdm
 
 from inr._resample_tables import AxisTable, axis_table, plan_sizes
-from inr.rescale.invertible import CHANNELS, DEFAULT_TILE, LR_CHANNELS, InvertibleRescaler
+from inr.rescale.invertible import CHANNELS, DEFAULT_TILE, LR_CHANNELS, InvertibleRescaler, tile_windows
 from inr.rescale.quantize import quantize_8bit
 from inr.resample import resize
 
@@ -60,17 +60,13 @@ def refine_lr(net: InvertibleRescaler, hr: torch.Tensor, lr: torch.Tensor, steps
     cols = axis_table(4 * w, width, scale_x, "bicubic", True)
     bicubic = resize(hr, size=(h, w), kernel="bicubic", antialias=True, alpha=False)
     out = lr.clone()
-    side = max(h, w) if tile == 0 else tile
-    starts = [(a, b) for a in range(0, h, side) for b in range(0, w, side)]
-    margin = net.receptive_radius()
-    bar = tqdm(total=steps * len(starts), unit="step", disable=not progress, leave=False,
+    windows = tile_windows((h, w), max(h, w) if tile == 0 else tile, net.receptive_radius())
+    bar = tqdm(total=steps * len(windows), unit="step", disable=not progress, leave=False,
                desc="inr.rescale.down refine")
     with torch.enable_grad(), bar:
-        for a0, b0 in starts:
+        for core, region in windows:
             with torch.no_grad():   # the decode of the LR as it stands, around the tile
                 canvas = net.decode_image(out, tile)
-            core = (a0, min(h, a0 + side), b0, min(w, b0 + side))
-            region = (max(0, a0 - margin), min(h, core[1] + margin), max(0, b0 - margin), min(w, core[3] + margin))
             out[:, core[0]:core[1], core[2]:core[3]] = _refine_tile(
                 net, out, canvas, hr, bicubic, (rows, cols), core, region, steps, floor_db, rate, bar)
     return out
@@ -143,8 +139,9 @@ def _rounded_inside(v: torch.Tensor, anchor: torch.Tensor, cap: float, halvings:
     def inside(q: torch.Tensor) -> bool:   # up to float summation error, so that v = the start stays
         return float((q - anchor).pow(2).mean()) <= cap * (1.0 + 1e-6)
 
-    if inside(rounded(1.0)):
-        return rounded(1.0)
+    whole = rounded(1.0)
+    if inside(whole):
+        return whole
     low, high = 0.0, 1.0
     for _ in range(halvings):
         mid = 0.5 * (low + high)
